@@ -1,0 +1,116 @@
+// Benchmark cases. A case is
+//   { name, description, concurrency: number[], prepare(client) → state, makeOp(client, state) → (i) → Promise }
+// `prepare` writes the case's key pool with the client's own format (peers: JSON strings with
+// SET … PX; ferrocache: cache.set with its default codec) and checks one round trip.
+// `makeOp` returns the timed operation; `i` is a global op counter used to walk the key pool.
+// Later cases (stampede, tRPC) are added to CASES the same way.
+import { isDeepStrictEqual } from 'node:util'
+import { makePage, makeRecord, permutation } from './data.mjs'
+
+const lazy = (fn) => {
+  let v
+  return () => (v ??= fn())
+}
+const records = lazy(() => Array.from({ length: 1000 }, (_, i) => makeRecord(i)))
+const pages = lazy(() => Array.from({ length: 100 }, (_, i) => makePage(i)))
+
+async function writePool(client, ns, values, parallel = 16) {
+  const keys = values.map((_, i) => `${client.keyPrefix}${ns}:${i}`)
+  let next = 0
+  const worker = async () => {
+    while (next < keys.length) {
+      const i = next++
+      await client.set(keys[i], values[i])
+    }
+  }
+  await Promise.all(Array.from({ length: parallel }, worker))
+  return keys
+}
+
+async function checkRoundTrip(client, key, expected) {
+  const got = await client.get(key)
+  if (!isDeepStrictEqual(got, expected)) {
+    throw new Error(`round trip mismatch on ${key}: got ${JSON.stringify(got)?.slice(0, 80)}`)
+  }
+}
+
+/** `count` batches of `size` distinct indexes in [0, n), deterministic. */
+function batches(n, size, count) {
+  const out = []
+  for (let b = 0; out.length < count; b++) {
+    const p = permutation(n, 1000 + b)
+    for (let s = 0; s + size <= n && out.length < count; s += size) out.push(p.slice(s, s + size))
+  }
+  return out
+}
+
+const countOf = (res) => (Array.isArray(res) ? res.filter((v) => v != null).length : (res?.size ?? 0))
+
+function getCase(name, description, values, concurrency) {
+  return {
+    name,
+    description,
+    concurrency,
+    async prepare(client) {
+      const keys = await writePool(client, name, values())
+      await checkRoundTrip(client, keys[keys.length - 1], values()[keys.length - 1])
+      return { keys, order: permutation(keys.length) }
+    },
+    makeOp(client, { keys, order }) {
+      const n = keys.length
+      return async (i) => {
+        const v = await client.get(keys[order[i % n]])
+        if (v == null) throw new Error(`unexpected miss on ${keys[order[i % n]]}`)
+      }
+    },
+  }
+}
+
+export const CASES = [
+  getCase(
+    'get-1k',
+    'cache-aside hit: GET one ~1 KB order record and decode it (pool of 1000 keys)',
+    records,
+    [1, 64],
+  ),
+  getCase(
+    'get-100k',
+    'cache-aside hit: GET one ~100 KB page of ~100 orders and decode it (pool of 100 keys)',
+    pages,
+    [1, 64],
+  ),
+  {
+    name: 'getMany-100',
+    description: '100 keys of ~1 KB per call, decoded (peers: MGET + JSON.parse)',
+    concurrency: [1, 16],
+    async prepare(client) {
+      const keys = await writePool(client, 'many', records())
+      await checkRoundTrip(client, keys[0], records()[0])
+      const sample = await client.getMany(keys.slice(0, 100))
+      if (countOf(sample) !== 100) throw new Error(`getMany returned ${countOf(sample)} of 100 values`)
+      return { batches: batches(keys.length, 100, 100).map((b) => b.map((k) => keys[k])) }
+    },
+    makeOp(client, { batches }) {
+      return async (i) => {
+        const res = await client.getMany(batches[i % batches.length])
+        if (countOf(res) !== 100) throw new Error(`getMany returned ${countOf(res)} of 100 values`)
+      }
+    },
+  },
+  {
+    name: 'setMany-100',
+    description: '100 keys of ~1 KB per call with a TTL (peers: pipeline of SET PX + JSON.stringify)',
+    concurrency: [1, 16],
+    async prepare(client) {
+      const recs = records()
+      const keys = recs.map((_, i) => `${client.keyPrefix}setmany:${i}`)
+      const list = batches(keys.length, 100, 50).map((b) => b.map((k) => ({ key: keys[k], value: recs[k] })))
+      await client.setMany(list[0])
+      await checkRoundTrip(client, list[0][0].key, list[0][0].value)
+      return { batches: list }
+    },
+    makeOp(client, { batches }) {
+      return (i) => client.setMany(batches[i % batches.length])
+    },
+  },
+]

@@ -1,0 +1,241 @@
+//! Connections to one Valkey node: `pool_size` multiplexed connections, TCP_NODELAY, fail-fast
+//! timeouts, lazy (re)connect with exponential backoff. While the server is down, callers get
+//! `E_CONNECTION` at once instead of waiting for a connect per request.
+
+use crate::error::{CacheError, ErrorKind, Result};
+use redis::aio::MultiplexedConnection;
+use redis::io::tcp::TcpSettings;
+use redis::{AsyncConnectionConfig, IntoConnectionInfo, Pipeline, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const BACKOFF_FIRST: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+  pub url: String,
+  pub pool_size: usize,
+  pub connect_timeout: Duration,
+  pub command_timeout: Duration,
+  /// PEM of the CA that signs the server certificate (`rediss://` with a private CA).
+  pub tls_ca: Option<Vec<u8>>,
+}
+
+struct Slot {
+  conn: Mutex<Option<MultiplexedConnection>>,
+  connecting: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Backoff {
+  failures: u32,
+  retry_at: Option<Instant>,
+  last: Option<CacheError>,
+}
+
+pub struct NodePool {
+  client: redis::Client,
+  config: AsyncConnectionConfig,
+  connect_timeout: Duration,
+  slots: Vec<Slot>,
+  next: AtomicUsize,
+  backoff: Mutex<Backoff>,
+}
+
+fn invalid_url(e: impl std::fmt::Display) -> CacheError {
+  CacheError::new(
+    ErrorKind::InvalidOption,
+    format!("url is not a valid redis:// or rediss:// address: {e}"),
+  )
+}
+
+impl NodePool {
+  pub fn new(cfg: &NodeConfig) -> Result<Self> {
+    let info = cfg
+      .url
+      .as_str()
+      .into_connection_info()
+      .map_err(invalid_url)?
+      .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+    let client = match &cfg.tls_ca {
+      Some(ca) => redis::Client::build_with_tls(
+        info,
+        redis::TlsCertificates {
+          client_tls: None,
+          root_cert: Some(ca.clone()),
+        },
+      ),
+      None => redis::Client::open(info),
+    }
+    .map_err(invalid_url)?;
+    let config = AsyncConnectionConfig::new()
+      .set_connection_timeout(Some(cfg.connect_timeout))
+      .set_response_timeout(Some(cfg.command_timeout))
+      .set_pipeline_buffer_size(1024);
+    let slots = (0..cfg.pool_size.max(1))
+      .map(|_| Slot {
+        conn: Mutex::new(None),
+        connecting: tokio::sync::Mutex::new(()),
+      })
+      .collect();
+    Ok(NodePool {
+      client,
+      config,
+      connect_timeout: cfg.connect_timeout,
+      slots,
+      next: AtomicUsize::new(0),
+      backoff: Mutex::new(Backoff::default()),
+    })
+  }
+
+  pub fn client(&self) -> &redis::Client {
+    &self.client
+  }
+
+  pub fn connect_timeout(&self) -> Duration {
+    self.connect_timeout
+  }
+
+  pub fn size(&self) -> usize {
+    self.slots.len()
+  }
+
+  /// Picks a connection round-robin, connecting it if needed.
+  pub async fn connection(&self) -> Result<(usize, MultiplexedConnection)> {
+    let idx = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+    self.connection_at(idx).await.map(|c| (idx, c))
+  }
+
+  pub async fn connection_at(&self, idx: usize) -> Result<MultiplexedConnection> {
+    let slot = &self.slots[idx];
+    if let Some(c) = lock(&slot.conn).clone() {
+      return Ok(c);
+    }
+    let _guard = slot.connecting.lock().await;
+    if let Some(c) = lock(&slot.conn).clone() {
+      return Ok(c);
+    }
+    self.check_backoff()?;
+    let attempt = self
+      .client
+      .get_multiplexed_async_connection_with_config(&self.config);
+    let result = match tokio::time::timeout(self.connect_timeout, attempt).await {
+      Ok(Ok(c)) => Ok(c),
+      Ok(Err(e)) => Err(CacheError::from(e)),
+      Err(_) => Err(CacheError::new(
+        ErrorKind::Connection,
+        format!(
+          "cannot reach Valkey: connect timed out after {} ms. Is the server running and the url right?",
+          self.connect_timeout.as_millis()
+        ),
+      )),
+    };
+    let mut backoff = lock(&self.backoff);
+    match result {
+      Ok(c) => {
+        *backoff = Backoff::default();
+        *lock(&slot.conn) = Some(c.clone());
+        Ok(c)
+      }
+      Err(err) => {
+        let delay = BACKOFF_FIRST
+          .saturating_mul(1 << backoff.failures.min(8))
+          .min(BACKOFF_MAX);
+        backoff.failures += 1;
+        backoff.retry_at = Some(Instant::now() + delay);
+        backoff.last = Some(err.clone());
+        Err(err)
+      }
+    }
+  }
+
+  fn check_backoff(&self) -> Result<()> {
+    let backoff = lock(&self.backoff);
+    match (backoff.retry_at, &backoff.last) {
+      (Some(at), Some(last)) if Instant::now() < at => Err(CacheError::new(
+        last.kind,
+        format!(
+          "{} (next reconnect attempt in {} ms)",
+          last.message,
+          (at - Instant::now()).as_millis()
+        ),
+      )),
+      _ => Ok(()),
+    }
+  }
+
+  /// Forgets a connection that failed, so the next use reconnects.
+  pub fn discard(&self, idx: usize) {
+    lock(&self.slots[idx].conn).take();
+  }
+
+  /// Sends a pipeline and returns one reply per command (server errors inline).
+  pub async fn pipeline(&self, pipe: &Pipeline, count: usize) -> Result<Vec<Value>> {
+    let (idx, mut conn) = self.connection().await?;
+    match conn.send_packed_commands(pipe, 0, count).await {
+      Ok(values) => Ok(values),
+      Err(e) => Err(self.failed(idx, e)),
+    }
+  }
+
+  /// Classifies a failure and drops the connection when it is broken.
+  pub fn failed(&self, idx: usize, e: redis::RedisError) -> CacheError {
+    if e.is_unrecoverable_error() || e.is_connection_dropped() || e.is_io_error() {
+      self.discard(idx);
+    }
+    CacheError::from(e)
+  }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+  m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn cfg(url: &str) -> NodeConfig {
+    NodeConfig {
+      url: url.into(),
+      pool_size: 2,
+      connect_timeout: Duration::from_millis(200),
+      command_timeout: Duration::from_millis(200),
+      tls_ca: None,
+    }
+  }
+
+  #[test]
+  fn rejects_bad_urls() {
+    let err = NodePool::new(&cfg("http://nope")).err().unwrap();
+    assert_eq!(err.kind, ErrorKind::InvalidOption);
+  }
+
+  #[test]
+  fn fails_fast_and_backs_off_when_nothing_listens() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+      .enable_all()
+      .build()
+      .unwrap();
+    // Bind then drop a listener: the port is (almost certainly) closed now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+      .unwrap()
+      .local_addr()
+      .unwrap()
+      .port();
+    let pool = NodePool::new(&cfg(&format!("redis://127.0.0.1:{port}"))).unwrap();
+    rt.block_on(async {
+      let first = pool.connection().await.err().unwrap();
+      assert_eq!(first.kind, ErrorKind::Connection);
+      let second = pool.connection().await.err().unwrap();
+      assert_eq!(second.kind, ErrorKind::Connection);
+      assert!(
+        second.message.contains("next reconnect attempt"),
+        "{}",
+        second.message
+      );
+    });
+  }
+}

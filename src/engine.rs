@@ -1,0 +1,254 @@
+//! The engine behind one `Cache` family: a store, settings, counters and the completion queue.
+//! `submit` is synchronous and cheap (parse + spawn); the work runs on tokio.
+
+use crate::backend::{execute, Settings, Store};
+use crate::client::{NodeConfig, NodePool};
+use crate::completion::CompletionQueue;
+#[cfg(test)]
+use crate::error::ErrorKind;
+use crate::error::{CacheError, Result};
+use crate::frame::parse_requests;
+use crate::memory::MemoryStore;
+use crate::stats::Stats;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+
+pub struct EngineConfig {
+  /// `None` = memory-only mode.
+  pub node: Option<NodeConfig>,
+  pub memory_max_bytes: usize,
+  pub settings: Settings,
+}
+
+pub struct Engine {
+  store: Store,
+  settings: Settings,
+  pub stats: Stats,
+  pub queue: Arc<CompletionQueue>,
+  bus_started: AtomicBool,
+  stop: tokio::sync::watch::Sender<bool>,
+  closed: AtomicBool,
+  inflight: AtomicUsize,
+  idle: tokio::sync::Notify,
+  handle: Handle,
+}
+
+const SCAN_COUNT: usize = 500;
+
+impl Engine {
+  pub fn new(cfg: EngineConfig, handle: Handle) -> Result<Arc<Self>> {
+    let store = match &cfg.node {
+      Some(node) => Store::Valkey(Box::new(NodePool::new(node)?)),
+      None => Store::Memory(MemoryStore::new(cfg.memory_max_bytes)),
+    };
+    let engine = Arc::new(Engine {
+      store,
+      settings: cfg.settings,
+      stats: Stats::default(),
+      queue: Arc::new(CompletionQueue::default()),
+      bus_started: AtomicBool::new(false),
+      stop: tokio::sync::watch::channel(false).0,
+      closed: AtomicBool::new(false),
+      inflight: AtomicUsize::new(0),
+      idle: tokio::sync::Notify::new(),
+      handle,
+    });
+    if let Store::Valkey(pool) = &engine.store {
+      // Warm the pool so the first request does not pay for connecting; failures are retried lazily.
+      for idx in 0..pool.size() {
+        let me = engine.clone();
+        engine.handle.spawn(async move {
+          if let Store::Valkey(pool) = &me.store {
+            let _ = pool.connection_at(idx).await;
+          }
+        });
+      }
+    }
+    Ok(engine)
+  }
+
+  pub fn mode(&self) -> &'static str {
+    match self.store {
+      Store::Memory(_) => "memory",
+      Store::Valkey(_) => "standalone",
+    }
+  }
+
+  fn check_open(&self) -> Result<()> {
+    if self.closed.load(Ordering::Acquire) {
+      return Err(CacheError::closed());
+    }
+    Ok(())
+  }
+
+  /// Accepts a request batch; completions arrive on the queue.
+  pub fn submit(self: &Arc<Self>, batch: Vec<u8>) -> Result<()> {
+    self.check_open()?;
+    let reqs = parse_requests(&batch)?;
+    self.inflight.fetch_add(1, Ordering::AcqRel);
+    let me = self.clone();
+    self.handle.spawn(async move {
+      let done = execute(&me.store, &me.settings, &me.stats, &batch, &reqs).await;
+      me.queue.push_all(done);
+      if me.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
+        me.idle.notify_waiters();
+      }
+    });
+    Ok(())
+  }
+
+  /// Starts delivering the messages of `channel` to JS (once; later calls do nothing). Memory
+  /// mode has no bus: one process, nothing to hear.
+  pub fn subscribe(&self, channel: Vec<u8>) -> Result<()> {
+    self.check_open()?;
+    let Store::Valkey(pool) = &self.store else {
+      return Ok(());
+    };
+    if self.bus_started.swap(true, Ordering::AcqRel) {
+      return Ok(());
+    }
+    let task = crate::bus::run(
+      pool.client().clone(),
+      channel,
+      self.queue.clone(),
+      pool.connect_timeout(),
+      self.stop.subscribe(),
+    );
+    self.handle.spawn(task);
+    Ok(())
+  }
+
+  /// Round-trip time of a PING (zero in memory mode).
+  pub async fn ping(&self) -> Result<Duration> {
+    self.check_open()?;
+    let started = Instant::now();
+    if let Store::Valkey(pool) = &self.store {
+      let (idx, mut conn) = pool.connection().await?;
+      redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .map_err(|e| pool.failed(idx, e))?;
+    }
+    Ok(started.elapsed())
+  }
+
+  /// Deletes every key matching `pattern` (a glob over full keys) with SCAN + UNLINK in bounded
+  /// batches; never KEYS, never one giant command.
+  pub async fn delete_matching(&self, pattern: &[u8]) -> Result<u64> {
+    self.check_open()?;
+    let pool = match &self.store {
+      Store::Memory(m) => {
+        let n = m.delete_matching(pattern) as u64;
+        Stats::add(&self.stats.deletes, n);
+        return Ok(n);
+      }
+      Store::Valkey(pool) => pool,
+    };
+    let (idx, mut conn) = pool.connection().await?;
+    let mut cursor: u64 = 0;
+    let mut deleted = 0u64;
+    loop {
+      let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+        .arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(SCAN_COUNT)
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| pool.failed(idx, e))?;
+      if !keys.is_empty() {
+        let n: u64 = redis::cmd("UNLINK")
+          .arg(&keys)
+          .query_async(&mut conn)
+          .await
+          .map_err(|e| pool.failed(idx, e))?;
+        deleted += n;
+      }
+      if next == 0 {
+        break;
+      }
+      cursor = next;
+    }
+    Stats::add(&self.stats.deletes, deleted);
+    Ok(deleted)
+  }
+
+  /// Stops accepting work and waits (bounded) for in-flight batches to finish.
+  pub async fn close(&self, wait: Duration) {
+    self.closed.store(true, Ordering::Release);
+    let _ = self.stop.send(true);
+    let deadline = Instant::now() + wait;
+    while self.inflight.load(Ordering::Acquire) > 0 {
+      let notified = self.idle.notified();
+      if self.inflight.load(Ordering::Acquire) == 0 {
+        break;
+      }
+      let left = deadline.saturating_duration_since(Instant::now());
+      if left.is_zero() || tokio::time::timeout(left, notified).await.is_err() {
+        break;
+      }
+    }
+    if let Store::Valkey(pool) = &self.store {
+      (0..pool.size()).for_each(|i| pool.discard(i));
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::frame::{OP_GET, OP_SET, STATUS_HIT};
+
+  fn request(op: u8, id: u32, key: &[u8], value: Option<&[u8]>) -> Vec<u8> {
+    let mut b = vec![op];
+    b.extend_from_slice(&id.to_le_bytes());
+    b.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    b.extend_from_slice(key);
+    if let Some(v) = value {
+      b.extend_from_slice(&60_000f64.to_le_bytes());
+      b.extend_from_slice(&0f64.to_le_bytes());
+      b.push(1);
+      b.extend_from_slice(&(v.len() as u32).to_le_bytes());
+      b.extend_from_slice(v);
+    }
+    b
+  }
+
+  #[test]
+  fn memory_engine_round_trips_through_the_queue() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+      .enable_all()
+      .build()
+      .unwrap();
+    let cfg = EngineConfig {
+      node: None,
+      memory_max_bytes: 1 << 20,
+      settings: Settings {
+        compression: None,
+        max_value_bytes: 1024,
+        max_key_bytes: 64,
+      },
+    };
+    let engine = Engine::new(cfg, rt.handle().clone()).unwrap();
+    let mut batch = request(OP_SET, 1, b"k", Some(b"{\"a\":1}"));
+    batch.extend(request(OP_GET, 2, b"k", None));
+    batch.extend(request(OP_SET, 3, b"big", Some(&[b'x'; 2000])));
+    engine.submit(batch).unwrap();
+    rt.block_on(engine.close(Duration::from_secs(1)));
+    let chunk = engine.queue.drain(8).unwrap();
+    assert_eq!(u32::from_le_bytes(chunk[0..4].try_into().unwrap()), 3);
+    // The GET (id 2) is a hit with codec 1 and the exact payload.
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(text.contains("{\"a\":1}"));
+    assert!(chunk.windows(6).any(|w| w == [2, 0, 0, 0, STATUS_HIT, 1]));
+    assert!(
+      text.contains("maxValueBytes"),
+      "oversized value is rejected with advice"
+    );
+    assert_eq!(engine.stats.snapshot().errors, 1);
+    assert_eq!(engine.submit(vec![]).unwrap_err().kind, ErrorKind::Closed);
+  }
+}

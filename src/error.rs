@@ -1,0 +1,146 @@
+//! One place that classifies every failure into a stable kind with a stable `E_*` code.
+
+use std::fmt;
+
+/// The kinds of failure the engine reports. The numeric value travels in completion frames.
+/// Some kinds are raised only by the TypeScript layer; they stay here so the list is one list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+#[allow(dead_code)]
+pub enum ErrorKind {
+  InvalidOption = 1,
+  InvalidKey = 2,
+  InvalidValue = 3,
+  Serialize = 4,
+  ValueTooLarge = 5,
+  Connection = 6,
+  Timeout = 7,
+  Auth = 8,
+  Closed = 9,
+  LockTimeout = 10,
+  RateLimited = 11,
+  Server = 12,
+  Internal = 13,
+}
+
+impl ErrorKind {
+  /// The stable code users match on (`err.code`).
+  pub fn code(self) -> &'static str {
+    match self {
+      ErrorKind::InvalidOption => "E_INVALID_OPTION",
+      ErrorKind::InvalidKey => "E_INVALID_KEY",
+      ErrorKind::InvalidValue => "E_INVALID_VALUE",
+      ErrorKind::Serialize => "E_SERIALIZE",
+      ErrorKind::ValueTooLarge => "E_VALUE_TOO_LARGE",
+      ErrorKind::Connection => "E_CONNECTION",
+      ErrorKind::Timeout => "E_TIMEOUT",
+      ErrorKind::Auth => "E_AUTH",
+      ErrorKind::Closed => "E_CLOSED",
+      ErrorKind::LockTimeout => "E_LOCK_TIMEOUT",
+      ErrorKind::RateLimited => "E_RATE_LIMITED",
+      ErrorKind::Server => "E_SERVER",
+      ErrorKind::Internal => "E_INTERNAL",
+    }
+  }
+}
+
+/// An engine error: a kind plus a message that says what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheError {
+  pub kind: ErrorKind,
+  pub message: String,
+}
+
+pub type Result<T> = std::result::Result<T, CacheError>;
+
+impl CacheError {
+  pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    CacheError {
+      kind,
+      message: message.into(),
+    }
+  }
+
+  pub fn closed() -> Self {
+    Self::new(
+      ErrorKind::Closed,
+      "the cache was closed; create a new Cache to keep using it",
+    )
+  }
+}
+
+impl fmt::Display for CacheError {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "{}", self.message)
+  }
+}
+
+impl std::error::Error for CacheError {}
+
+/// Classifies a client error once, so every caller agrees on what went wrong.
+impl From<redis::RedisError> for CacheError {
+  fn from(err: redis::RedisError) -> Self {
+    use redis::ErrorKind as K;
+    let text = err.to_string();
+    let upper = text.to_ascii_uppercase();
+    if err.kind() == K::AuthenticationFailed
+      || upper.contains("WRONGPASS")
+      || upper.contains("NOAUTH")
+      || upper.contains("NOPERM")
+    {
+      return CacheError::new(
+        ErrorKind::Auth,
+        format!("Valkey refused the credentials: {text}. Check the user/password in the url"),
+      );
+    }
+    if err.is_timeout() {
+      return CacheError::new(
+        ErrorKind::Timeout,
+        format!(
+          "Valkey did not answer in time ({text}); raise commandTimeoutMs if the server is slow"
+        ),
+      );
+    }
+    if err.is_io_error()
+      || err.is_connection_refusal()
+      || err.is_connection_dropped()
+      || err.is_unrecoverable_error()
+    {
+      return CacheError::new(
+        ErrorKind::Connection,
+        format!("cannot reach Valkey: {text}. Is the server running and the url right?"),
+      );
+    }
+    CacheError::new(ErrorKind::Server, format!("Valkey error: {text}"))
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn codes_are_stable() {
+    assert_eq!(ErrorKind::InvalidKey.code(), "E_INVALID_KEY");
+    assert_eq!(ErrorKind::ValueTooLarge.code(), "E_VALUE_TOO_LARGE");
+    assert_eq!(ErrorKind::Connection.code(), "E_CONNECTION");
+    assert_eq!(ErrorKind::Closed as u8, 9);
+  }
+
+  #[test]
+  fn classifies_client_errors() {
+    let io = redis::RedisError::from(std::io::Error::new(
+      std::io::ErrorKind::ConnectionRefused,
+      "refused",
+    ));
+    assert_eq!(CacheError::from(io).kind, ErrorKind::Connection);
+    let timeout =
+      redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "slow"));
+    assert_eq!(CacheError::from(timeout).kind, ErrorKind::Timeout);
+    let auth = redis::RedisError::from((
+      redis::ErrorKind::AuthenticationFailed,
+      "WRONGPASS invalid username-password pair",
+    ));
+    assert_eq!(CacheError::from(auth).kind, ErrorKind::Auth);
+  }
+}

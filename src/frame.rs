@@ -1,0 +1,308 @@
+//! The two binary frames that cross the JS boundary: a batch of requests (JS → Rust) and a chunk
+//! of completions (Rust → JS). One Buffer per crossing instead of one object per command.
+//!
+//! Request, repeated:  op u8 | id u32 | key_len u32 | key | op fields
+//!   SET:     ttl_ms f64 | fresh_ms f64 | codec u8 | len u32 | value
+//!   COMMAND: argc u32 | (len u32 | arg) * argc      (key = routing key, may be empty)
+//! Completion chunk:   count u32 | more u8 | then per item: id u32 | status u8 | tag u8 | len u32 | bytes
+//! All integers little-endian. `ttl_ms` ≤ 0 means "no expiry"; `fresh_ms` > 0 marks the value
+//! stale after that many ms (it stays stored until `ttl_ms`: the grace period).
+
+use crate::error::{CacheError, ErrorKind, Result};
+use std::ops::Range;
+
+pub const OP_GET: u8 = 1;
+pub const OP_SET: u8 = 2;
+pub const OP_DELETE: u8 = 3;
+pub const OP_EXISTS: u8 = 4;
+pub const OP_COMMAND: u8 = 5;
+
+/// Completion statuses. A `HIT` carries the codec id in `tag` and the payload in the bytes.
+pub const STATUS_MISS: u8 = 0;
+pub const STATUS_HIT: u8 = 1;
+pub const STATUS_ERROR: u8 = 2;
+/// A value past its fresh time but still stored (within grace); carries codec and payload.
+pub const STATUS_STALE: u8 = 3;
+
+/// Reply tags of a `COMMAND` completion with `STATUS_HIT`.
+pub const REPLY_INT: u8 = 1;
+pub const REPLY_BULK: u8 = 2;
+pub const REPLY_STATUS: u8 = 3;
+pub const REPLY_JSON: u8 = 4;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+  Get,
+  Set {
+    ttl_ms: Option<u64>,
+    fresh_ms: Option<u64>,
+    codec: u8,
+    value: Range<usize>,
+  },
+  Delete,
+  Exists,
+  Command {
+    args: Vec<Range<usize>>,
+  },
+}
+
+/// One request; key and value are ranges into the batch buffer (no copies).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+  pub id: u32,
+  pub key: Range<usize>,
+  pub op: Op,
+}
+
+struct Reader<'a> {
+  buf: &'a [u8],
+  at: usize,
+}
+
+impl Reader<'_> {
+  fn take(&mut self, n: usize) -> Result<Range<usize>> {
+    let end = self
+      .at
+      .checked_add(n)
+      .filter(|e| *e <= self.buf.len())
+      .ok_or_else(malformed)?;
+    let r = self.at..end;
+    self.at = end;
+    Ok(r)
+  }
+  fn u8(&mut self) -> Result<u8> {
+    Ok(self.buf[self.take(1)?.start])
+  }
+  fn u32(&mut self) -> Result<u32> {
+    let r = self.take(4)?;
+    Ok(u32::from_le_bytes(self.buf[r].try_into().unwrap_or([0; 4])))
+  }
+  fn f64(&mut self) -> Result<f64> {
+    let r = self.take(8)?;
+    Ok(f64::from_le_bytes(self.buf[r].try_into().unwrap_or([0; 8])))
+  }
+}
+
+fn malformed() -> CacheError {
+  CacheError::new(
+    ErrorKind::Internal,
+    "malformed request frame (binding and engine out of step)",
+  )
+}
+
+fn millis(v: f64) -> Option<u64> {
+  if v.is_finite() && v > 0.0 {
+    Some(v.ceil() as u64)
+  } else {
+    None
+  }
+}
+
+/// Parses a request batch.
+pub fn parse_requests(buf: &[u8]) -> Result<Vec<Request>> {
+  let mut r = Reader { buf, at: 0 };
+  let mut out = Vec::with_capacity(16);
+  while r.at < buf.len() {
+    let op = r.u8()?;
+    let id = r.u32()?;
+    let key_len = r.u32()? as usize;
+    let key = r.take(key_len)?;
+    let op = match op {
+      OP_GET => Op::Get,
+      OP_DELETE => Op::Delete,
+      OP_EXISTS => Op::Exists,
+      OP_SET => {
+        let ttl_ms = millis(r.f64()?);
+        let fresh_ms = millis(r.f64()?);
+        let codec = r.u8()?;
+        let len = r.u32()? as usize;
+        let value = r.take(len)?;
+        Op::Set {
+          ttl_ms,
+          fresh_ms,
+          codec,
+          value,
+        }
+      }
+      OP_COMMAND => {
+        let argc = r.u32()? as usize;
+        if argc == 0 || argc > buf.len() {
+          return Err(malformed());
+        }
+        let mut args = Vec::with_capacity(argc);
+        for _ in 0..argc {
+          let len = r.u32()? as usize;
+          args.push(r.take(len)?);
+        }
+        Op::Command { args }
+      }
+      _ => return Err(malformed()),
+    };
+    out.push(Request { id, key, op });
+  }
+  Ok(out)
+}
+
+/// A finished request waiting for JS. `data[start..]` is what JS receives.
+#[derive(Debug)]
+pub struct Completion {
+  pub id: u32,
+  pub status: u8,
+  pub tag: u8,
+  pub data: Vec<u8>,
+  pub start: usize,
+}
+
+impl Completion {
+  pub fn miss(id: u32) -> Self {
+    Completion {
+      id,
+      status: STATUS_MISS,
+      tag: 0,
+      data: Vec::new(),
+      start: 0,
+    }
+  }
+  pub fn ok(id: u32) -> Self {
+    Completion {
+      id,
+      status: STATUS_HIT,
+      tag: 0,
+      data: Vec::new(),
+      start: 0,
+    }
+  }
+  pub fn flag(id: u32, yes: bool) -> Self {
+    if yes {
+      Self::ok(id)
+    } else {
+      Self::miss(id)
+    }
+  }
+  pub fn with_status(id: u32, status: u8, tag: u8, data: Vec<u8>, start: usize) -> Self {
+    Completion {
+      id,
+      status,
+      tag,
+      data,
+      start,
+    }
+  }
+  pub fn error(id: u32, err: &CacheError) -> Self {
+    Completion {
+      id,
+      status: STATUS_ERROR,
+      tag: err.kind as u8,
+      data: err.message.clone().into_bytes(),
+      start: 0,
+    }
+  }
+  fn payload(&self) -> &[u8] {
+    &self.data[self.start..]
+  }
+}
+
+/// Encodes a chunk of completions into one buffer for JS.
+pub fn encode_completions<'a>(
+  items: impl ExactSizeIterator<Item = &'a Completion>,
+  more: bool,
+) -> Vec<u8> {
+  let items: Vec<&Completion> = items.collect();
+  let size = 5 + items.iter().map(|c| 10 + c.payload().len()).sum::<usize>();
+  let mut out = Vec::with_capacity(size);
+  out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+  out.push(more as u8);
+  for c in items {
+    out.extend_from_slice(&c.id.to_le_bytes());
+    out.push(c.status);
+    out.push(c.tag);
+    out.extend_from_slice(&(c.payload().len() as u32).to_le_bytes());
+    out.extend_from_slice(c.payload());
+  }
+  out
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn push_key(buf: &mut Vec<u8>, op: u8, id: u32, key: &[u8]) {
+    buf.push(op);
+    buf.extend_from_slice(&id.to_le_bytes());
+    buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    buf.extend_from_slice(key);
+  }
+
+  #[test]
+  fn parses_a_mixed_batch() {
+    let mut buf = Vec::new();
+    push_key(&mut buf, OP_GET, 7, b"a:1");
+    push_key(&mut buf, OP_SET, 8, b"a:2");
+    buf.extend_from_slice(&1500.0f64.to_le_bytes());
+    buf.extend_from_slice(&0.0f64.to_le_bytes());
+    buf.push(1);
+    buf.extend_from_slice(&3u32.to_le_bytes());
+    buf.extend_from_slice(b"{1}");
+    push_key(&mut buf, OP_DELETE, 9, b"a:3");
+    push_key(&mut buf, OP_COMMAND, 10, b"");
+    buf.extend_from_slice(&2u32.to_le_bytes());
+    for arg in [&b"PTTL"[..], b"a:1"] {
+      buf.extend_from_slice(&(arg.len() as u32).to_le_bytes());
+      buf.extend_from_slice(arg);
+    }
+    let reqs = parse_requests(&buf).unwrap();
+    assert_eq!(reqs.len(), 4);
+    match &reqs[3].op {
+      Op::Command { args } => assert_eq!(&buf[args[1].clone()], b"a:1"),
+      other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+      reqs[0],
+      Request {
+        id: 7,
+        key: 9..12,
+        op: Op::Get
+      }
+    );
+    match &reqs[1].op {
+      Op::Set {
+        ttl_ms,
+        fresh_ms,
+        codec,
+        value,
+      } => {
+        assert_eq!(*ttl_ms, Some(1500));
+        assert_eq!(*fresh_ms, None);
+        assert_eq!(*codec, 1);
+        assert_eq!(&buf[value.clone()], b"{1}");
+      }
+      other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(&buf[reqs[2].key.clone()], b"a:3");
+  }
+
+  #[test]
+  fn rejects_truncated_frames() {
+    let mut buf = Vec::new();
+    push_key(&mut buf, OP_GET, 1, b"abc");
+    buf.truncate(buf.len() - 1);
+    assert_eq!(parse_requests(&buf).unwrap_err().kind, ErrorKind::Internal);
+    assert!(parse_requests(&[99, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
+  }
+
+  #[test]
+  fn encodes_completions() {
+    let items = [
+      Completion::with_status(5, STATUS_HIT, 1, b"HDRpayload".to_vec(), 3),
+      Completion::miss(6),
+    ];
+    let out = encode_completions(items.iter(), true);
+    assert_eq!(&out[0..4], &2u32.to_le_bytes());
+    assert_eq!(out[4], 1);
+    assert_eq!(&out[5..9], &5u32.to_le_bytes());
+    assert_eq!((out[9], out[10]), (STATUS_HIT, 1));
+    assert_eq!(&out[11..15], &7u32.to_le_bytes());
+    assert_eq!(&out[15..22], b"payload");
+    assert_eq!(&out[22..26], &6u32.to_le_bytes());
+  }
+}

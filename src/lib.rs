@@ -1,0 +1,208 @@
+#![deny(clippy::all)]
+//! N-API boundary only: `#[napi]` items that hand work to the plain Rust modules below.
+
+mod backend;
+mod bus;
+mod client;
+mod codec;
+mod completion;
+mod engine;
+mod error;
+mod frame;
+mod glob;
+mod memory;
+mod reply;
+mod stats;
+
+use napi::bindgen_prelude::{Buffer, Function};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi_derive::napi;
+use once_cell::sync::OnceCell;
+use std::sync::Arc;
+use std::time::Duration;
+
+static RUNTIME: OnceCell<tokio::runtime::Handle> = OnceCell::new();
+
+/// One tokio worker: on small machines it beats one per core (measured), and the JS thread
+/// keeps a core for decoding.
+fn runtime() -> napi::Result<tokio::runtime::Handle> {
+  RUNTIME
+    .get_or_try_init(|| {
+      let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("ferrocache-io")
+        .enable_all()
+        .build()
+        .map_err(|e| {
+          napi::Error::from_reason(format!("E_INTERNAL: cannot start the I/O runtime: {e}"))
+        })?;
+      let handle = rt.handle().clone();
+      napi::bindgen_prelude::create_custom_tokio_runtime(rt);
+      Ok(handle)
+    })
+    .cloned()
+}
+
+fn to_js(e: error::CacheError) -> napi::Error {
+  napi::Error::from_reason(format!("{}: {}", e.kind.code(), e.message))
+}
+
+/// Settings of the native engine. The TypeScript `Cache` validates user options and fills the
+/// documented defaults before it builds one; every field here is already checked.
+#[napi(object)]
+pub struct EngineOptions {
+  /// `redis://` or `rediss://` URL; absent = memory-only mode.
+  pub url: Option<String>,
+  /// Connections to the node (default 1).
+  pub pool_size: Option<u32>,
+  /// Connect timeout in milliseconds (default 1000).
+  pub connect_timeout_ms: Option<u32>,
+  /// Per-command timeout in milliseconds (default 500).
+  pub command_timeout_ms: Option<u32>,
+  /// Compress payloads of at least this many bytes with lz4; absent = no compression.
+  pub compression_threshold: Option<u32>,
+  /// Largest serialized value accepted, in bytes (default 16 MiB).
+  pub max_value_bytes: Option<u32>,
+  /// Largest key accepted, prefix included, in bytes (default 4096).
+  pub max_key_bytes: Option<u32>,
+  /// Bound of memory-only mode, in bytes of keys + values (default 64 MiB).
+  pub memory_max_bytes: Option<f64>,
+  /// PEM of a CA to trust for `rediss://` (for private CAs).
+  pub tls_ca: Option<String>,
+}
+
+/// Counters kept by the native engine since it started.
+#[napi(object)]
+pub struct EngineStats {
+  pub hits: f64,
+  pub misses: f64,
+  pub sets: f64,
+  pub deletes: f64,
+  pub errors: f64,
+  pub bytes_written: f64,
+  pub bytes_read: f64,
+  pub compressed_writes: f64,
+}
+
+/// The native engine. Requests go in as one binary batch (`submit`), results come back in chunks
+/// (`drain`) after `onReady` wakes the JS side. Internal: use the `Cache` class.
+#[napi]
+pub struct NativeEngine {
+  inner: Arc<engine::Engine>,
+}
+
+#[napi]
+impl NativeEngine {
+  /// Builds an engine; never connects synchronously (connections warm up in the background).
+  #[napi(constructor)]
+  pub fn new(options: EngineOptions, on_ready: Function<(), ()>) -> napi::Result<Self> {
+    let ms = |v: Option<u32>, d: u64| Duration::from_millis(v.map(u64::from).unwrap_or(d));
+    let node = options.url.map(|url| client::NodeConfig {
+      url,
+      pool_size: options.pool_size.unwrap_or(1) as usize,
+      connect_timeout: ms(options.connect_timeout_ms, 1000),
+      command_timeout: ms(options.command_timeout_ms, 500),
+      tls_ca: options.tls_ca.map(String::into_bytes),
+    });
+    let cfg = engine::EngineConfig {
+      node,
+      memory_max_bytes: options
+        .memory_max_bytes
+        .map(|b| b as usize)
+        .unwrap_or(64 << 20),
+      settings: backend::Settings {
+        compression: options.compression_threshold.map(|t| codec::Compression {
+          threshold: t as usize,
+        }),
+        max_value_bytes: options.max_value_bytes.unwrap_or(16 << 20) as usize,
+        max_key_bytes: options.max_key_bytes.unwrap_or(4096) as usize,
+      },
+    };
+    let wake = on_ready
+      .build_threadsafe_function::<()>()
+      .callee_handled::<false>()
+      .weak::<true>()
+      .build_callback(|_| Ok(()))?;
+    let inner = engine::Engine::new(cfg, runtime()?).map_err(to_js)?;
+    inner.queue.set_wake(Box::new(move || {
+      wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+    }));
+    Ok(NativeEngine { inner })
+  }
+
+  /// Queues one request batch (binary frame built by the JS transport). Throws `E_CLOSED` after close.
+  #[napi]
+  pub fn submit(&self, batch: &[u8]) -> napi::Result<()> {
+    self.inner.submit(batch.to_vec()).map_err(to_js)
+  }
+
+  /// Takes at most `max` completions as one binary chunk, or `null` when none are waiting.
+  #[napi]
+  pub fn drain(&self, max: u32) -> Option<Buffer> {
+    self.inner.queue.drain(max as usize).map(Buffer::from)
+  }
+
+  /// Counters since start.
+  #[napi]
+  pub fn stats(&self) -> EngineStats {
+    let s = self.inner.stats.snapshot();
+    EngineStats {
+      hits: s.hits as f64,
+      misses: s.misses as f64,
+      sets: s.sets as f64,
+      deletes: s.deletes as f64,
+      errors: s.errors as f64,
+      bytes_written: s.bytes_written as f64,
+      bytes_read: s.bytes_read as f64,
+      compressed_writes: s.compressed_writes as f64,
+    }
+  }
+
+  /// `'memory'` or `'standalone'`.
+  #[napi(getter)]
+  pub fn mode(&self) -> String {
+    self.inner.mode().to_string()
+  }
+
+  /// Starts delivering messages published on `channel` to the JS side (bus events). Idempotent.
+  #[napi]
+  pub fn subscribe(&self, channel: String) -> napi::Result<()> {
+    self.inner.subscribe(channel.into_bytes()).map_err(to_js)
+  }
+
+  /// PING round trip in milliseconds (0 in memory mode). Rejects when the server is unreachable.
+  #[napi]
+  pub async fn ping(&self) -> napi::Result<f64> {
+    let rtt = self.inner.ping().await.map_err(to_js)?;
+    Ok(rtt.as_secs_f64() * 1000.0)
+  }
+
+  /// Deletes the keys matching a glob over full keys (the caller escapes its prefix).
+  /// Returns how many were deleted.
+  #[napi]
+  pub async fn delete_matching(&self, pattern: String) -> napi::Result<f64> {
+    let n = self
+      .inner
+      .delete_matching(pattern.as_bytes())
+      .await
+      .map_err(to_js)?;
+    Ok(n as f64)
+  }
+
+  /// Stops accepting work, waits up to `waitMs` milliseconds for in-flight requests, then drops
+  /// the connections.
+  #[napi]
+  pub async fn close(&self, wait_ms: u32) -> napi::Result<()> {
+    self
+      .inner
+      .close(Duration::from_millis(wait_ms as u64))
+      .await;
+    Ok(())
+  }
+}
+
+/// Escapes glob metacharacters so a literal (a key prefix) can be used in a SCAN MATCH pattern.
+#[napi]
+pub fn escape_glob(literal: String) -> String {
+  String::from_utf8_lossy(&glob::escape(literal.as_bytes())).into_owned()
+}

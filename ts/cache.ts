@@ -1,0 +1,403 @@
+import { escapeGlob } from './binding'
+import { createCodec, CodecError, type Codec } from './codec'
+import {
+  CacheError,
+  ClosedError,
+  InvalidKeyError,
+  InvalidOptionError,
+  InvalidValueError,
+  SerializeError,
+  fromNative,
+} from './errors'
+import { renderMetrics } from './metrics'
+import { resolveOptions, ttlToMs, type CacheOptions, type ResolvedOptions } from './options'
+import { Transport } from './transport'
+
+/** Options of `set`. */
+export interface SetOptions {
+  /** Time to live in seconds (default: the cache's `ttl`, 300). */
+  ttl?: number
+  /** Tags for `invalidateTags` (not available yet in this version: passing tags rejects). */
+  tags?: string[]
+}
+
+/** One entry of `setMany`. */
+export interface SetManyEntry extends SetOptions {
+  key: string
+  value: unknown
+}
+
+/** Counters since the cache started (shared by all namespaces of one `Cache`). */
+export interface CacheStats {
+  hits: number
+  misses: number
+  l1Hits: number
+  l2Hits: number
+  sets: number
+  deletes: number
+  loads: number
+  loadErrors: number
+  coalesced: number
+  lockWaits: number
+  staleServed: number
+  errors: number
+  bytesWritten: number
+  bytesRead: number
+  compressedWrites: number
+  /** hits / (hits + misses), 0 when nothing was read. */
+  hitRate: number
+}
+
+/** Result of `health()`. */
+export interface HealthReport {
+  ok: boolean
+  latencyMs: number
+  mode: 'memory' | 'standalone' | 'cluster'
+  error?: string
+}
+
+/** Counters kept in JS (loader work); the native engine keeps the I/O ones. */
+export interface LoaderCounters {
+  loads: number
+  loadErrors: number
+  coalesced: number
+  lockWaits: number
+  staleServed: number
+}
+
+/** State shared by a cache and all of its namespaces. */
+interface Shared {
+  opts: ResolvedOptions
+  codec: Codec
+  transport: Transport
+  counters: LoaderCounters
+}
+
+function keyError(key: unknown): CacheError {
+  return new InvalidKeyError(
+    `keys must be non-empty strings, got ${key === '' ? 'an empty string' : typeof key}`,
+  )
+}
+
+function codecToCacheError(e: unknown): CacheError {
+  if (e instanceof CacheError) return e
+  if (e instanceof CodecError) {
+    if (e.reason === 'invalid-value') return new InvalidValueError(e.message)
+    if (e.reason === 'option') return new InvalidOptionError(e.message)
+    return new SerializeError(e.message, { cause: e })
+  }
+  return new SerializeError(`cannot serialize the value: ${(e as Error)?.message ?? String(e)}`, { cause: e })
+}
+
+/**
+ * A cache backed by Valkey (or by memory when no `url` is given).
+ *
+ * @example
+ * ```ts
+ * import { Cache } from 'ferrocache'
+ * const cache = new Cache({ url: process.env.VALKEY_URL, prefix: 'app:' })
+ * await cache.set('user:1', { name: 'Ada', since: new Date() }, { ttl: 60 })
+ * const user = await cache.get<{ name: string; since: Date }>('user:1')
+ * ```
+ */
+export class Cache {
+  /** The full prefix of this view (cache prefix + namespaces). */
+  readonly prefix: string
+  private readonly shared: Shared
+
+  /**
+   * Creates a cache. Throws `E_INVALID_OPTION` synchronously on bad options; never connects
+   * synchronously (connections warm up in the background).
+   *
+   * @example
+   * ```ts
+   * const cache = new Cache({ url: 'redis://127.0.0.1:6379', ttl: 60 })
+   * const memoryOnly = new Cache() // no url: in-process, bounded by memoryMaxBytes
+   * ```
+   */
+  constructor(options?: CacheOptions)
+  /** @internal */
+  constructor(options: CacheOptions | undefined, parent: { shared: Shared; prefix: string })
+  constructor(options?: CacheOptions, parent?: { shared: Shared; prefix: string }) {
+    if (parent) {
+      this.shared = parent.shared
+      this.prefix = parent.prefix
+      return
+    }
+    const opts = resolveOptions(options)
+    let codec: Codec
+    try {
+      codec = createCodec(opts.serializer)
+    } catch (e) {
+      throw codecToCacheError(e)
+    }
+    let transport: Transport
+    try {
+      transport = new Transport(
+        {
+          url: opts.url,
+          poolSize: opts.poolSize,
+          connectTimeoutMs: opts.connectTimeoutMs,
+          commandTimeoutMs: opts.commandTimeoutMs,
+          compressionThreshold: opts.compressionThreshold,
+          maxValueBytes: opts.maxValueBytes,
+          maxKeyBytes: opts.maxKeyBytes,
+          memoryMaxBytes: opts.memoryMaxBytes,
+          tlsCa: opts.tlsCa,
+        },
+        codec,
+      )
+    } catch (e) {
+      throw fromNative(e)
+    }
+    this.shared = {
+      opts,
+      codec,
+      transport,
+      counters: { loads: 0, loadErrors: 0, coalesced: 0, lockWaits: 0, staleServed: 0 },
+    }
+    this.prefix = opts.prefix
+  }
+
+  /**
+   * Reads a value. Resolves `undefined` on a miss — and also when Valkey is unreachable or a stored
+   * value is foreign/corrupt (counted in `stats().errors`), so a down cache never breaks a page.
+   *
+   * @example
+   * ```ts
+   * const user = await cache.get<User>('user:1') // User | undefined
+   * ```
+   */
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
+    return this.shared.transport.get(this.prefix + key) as Promise<T | undefined>
+  }
+
+  /**
+   * Stores a value for `ttl` seconds (default: the cache's `ttl`). Rejects with `E_INVALID_VALUE`
+   * for `undefined`, `E_SERIALIZE` for values the serializer cannot encode, `E_VALUE_TOO_LARGE`
+   * above `maxValueBytes`, and `E_CONNECTION`/`E_TIMEOUT` when Valkey is down.
+   *
+   * @example
+   * ```ts
+   * await cache.set('session:abc', { userId: 1, expires: new Date() }, { ttl: 3600 })
+   * ```
+   */
+  set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+    if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
+    let ttlMs: number
+    let encoded
+    try {
+      ttlMs = this.ttlOf(options)
+      encoded = this.shared.codec.encode(value)
+    } catch (e) {
+      return Promise.reject(codecToCacheError(e))
+    }
+    return this.shared.transport.set(this.prefix + key, encoded.codec, encoded.data, ttlMs) as Promise<void>
+  }
+
+  /**
+   * Deletes a key; resolves `true` when it existed.
+   *
+   * @example
+   * ```ts
+   * const existed = await cache.delete('user:1')
+   * ```
+   */
+  delete(key: string): Promise<boolean> {
+    if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
+    return this.shared.transport.delete(this.prefix + key) as Promise<boolean>
+  }
+
+  /**
+   * Whether a key holds a live value.
+   *
+   * @example
+   * ```ts
+   * if (await cache.has('user:1')) console.log('cached')
+   * ```
+   */
+  has(key: string): Promise<boolean> {
+    if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
+    return this.shared.transport.exists(this.prefix + key) as Promise<boolean>
+  }
+
+  /**
+   * Reads many keys in one round trip; the result has one slot per key (`undefined` for misses).
+   *
+   * @example
+   * ```ts
+   * const [a, b] = await cache.getMany<User>(['user:1', 'user:2'])
+   * ```
+   */
+  getMany<T = unknown>(keys: string[]): Promise<(T | undefined)[]> {
+    if (!Array.isArray(keys)) return Promise.reject(new InvalidKeyError('getMany takes an array of keys'))
+    const bad = keys.find((k) => typeof k !== 'string' || k === '')
+    if (bad !== undefined || keys.some((k) => typeof k !== 'string')) return Promise.reject(keyError(bad))
+    return Promise.all(keys.map((k) => this.shared.transport.get(this.prefix + k))) as Promise<
+      (T | undefined)[]
+    >
+  }
+
+  /**
+   * Writes many entries in one round trip (one pipeline). Every entry is validated and serialized
+   * before anything is sent: one bad entry rejects the call and writes nothing.
+   *
+   * @example
+   * ```ts
+   * await cache.setMany([{ key: 'a', value: 1 }, { key: 'b', value: 2, ttl: 10 }])
+   * ```
+   */
+  async setMany(entries: SetManyEntry[]): Promise<void> {
+    if (!Array.isArray(entries)) throw new InvalidValueError('setMany takes an array of { key, value } entries')
+    const prepared = entries.map((e, i) => {
+      if (typeof e !== 'object' || e === null) throw new InvalidValueError(`setMany entry ${i} is not an object`)
+      if (typeof e.key !== 'string' || e.key === '') throw keyError(e.key)
+      try {
+        return { key: this.prefix + e.key, ttlMs: this.ttlOf(e), encoded: this.shared.codec.encode(e.value) }
+      } catch (err) {
+        throw codecToCacheError(err)
+      }
+    })
+    const t = this.shared.transport
+    await Promise.all(prepared.map((p) => t.set(p.key, p.encoded.codec, p.encoded.data, p.ttlMs)))
+  }
+
+  /**
+   * Deletes the entries whose key (below this cache's prefix) matches a glob (`*`, `?`, `[a-z]`).
+   * Uses SCAN + UNLINK in bounded batches (never KEYS); glob characters in the prefix are escaped.
+   * Resolves the number of entries deleted.
+   *
+   * @example
+   * ```ts
+   * const n = await cache.deleteMatching('user:*')
+   * ```
+   */
+  async deleteMatching(pattern: string): Promise<number> {
+    if (typeof pattern !== 'string' || pattern === '') {
+      throw new InvalidKeyError('deleteMatching takes a non-empty glob pattern, e.g. "user:*"')
+    }
+    return this.scanDelete(escapeGlob(this.prefix) + pattern)
+  }
+
+  /**
+   * Deletes everything under this cache's prefix (namespace included), nothing else.
+   *
+   * @example
+   * ```ts
+   * await cache.namespace('users').clear() // only keys under '<prefix>users:'
+   * ```
+   */
+  async clear(): Promise<void> {
+    await this.scanDelete(escapeGlob(this.prefix) + '*')
+  }
+
+  private async scanDelete(pattern: string): Promise<number> {
+    if (this.shared.transport.closed) throw new ClosedError()
+    try {
+      return await this.shared.transport.engine.deleteMatching(pattern)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /**
+   * A view whose keys live under `<prefix><name>:`; it shares connections, codec and stats.
+   * Closing any view closes the shared engine.
+   *
+   * @example
+   * ```ts
+   * const users = cache.namespace('users')
+   * await users.set('1', { name: 'Ada' }) // stored under '<prefix>users:1'
+   * ```
+   */
+  namespace(name: string): Cache {
+    if (typeof name !== 'string' || name === '') {
+      throw new InvalidOptionError('namespace(name) takes a non-empty string')
+    }
+    return new Cache(undefined, { shared: this.shared, prefix: `${this.prefix}${name}:` })
+  }
+
+  /**
+   * Counters since start (synchronous).
+   *
+   * @example
+   * ```ts
+   * const { hitRate, errors } = cache.stats()
+   * ```
+   */
+  stats(): CacheStats {
+    const n = this.shared.transport.engine.stats()
+    const d = this.shared.transport.decodeErrors
+    const hits = n.hits - d
+    const misses = n.misses + d
+    return {
+      hits,
+      misses,
+      l1Hits: 0,
+      l2Hits: hits,
+      sets: n.sets,
+      deletes: n.deletes,
+      ...this.shared.counters,
+      errors: n.errors + d,
+      bytesWritten: n.bytesWritten,
+      bytesRead: n.bytesRead,
+      compressedWrites: n.compressedWrites,
+      hitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
+    }
+  }
+
+  /**
+   * Pings the store. Never rejects: `ok: false` (with `error`) when Valkey is unreachable.
+   *
+   * @example
+   * ```ts
+   * const { ok, latencyMs, mode } = await cache.health()
+   * ```
+   */
+  async health(): Promise<HealthReport> {
+    const engine = this.shared.transport.engine
+    const mode = engine.mode as HealthReport['mode']
+    try {
+      const latencyMs = await engine.ping()
+      return { ok: true, latencyMs, mode }
+    } catch (e) {
+      return { ok: false, latencyMs: -1, mode, error: fromNative(e).message }
+    }
+  }
+
+  /**
+   * Counters and health in Prometheus text exposition format (for a `/metrics` route).
+   *
+   * @example
+   * ```ts
+   * export async function GET() { return new Response(await cache.metrics()) }
+   * ```
+   */
+  async metrics(): Promise<string> {
+    const health = await this.health()
+    return renderMetrics(this.stats(), health, this.shared.opts.prefix)
+  }
+
+  /**
+   * Sends queued writes, waits (bounded by the command timeout) for in-flight requests, and
+   * releases connections. Afterwards every call rejects with `E_CLOSED` and the process can exit.
+   *
+   * @example
+   * ```ts
+   * process.on('SIGTERM', () => cache.close())
+   * ```
+   */
+  close(): Promise<void> {
+    const o = this.shared.opts
+    return this.shared.transport.close(o.commandTimeoutMs + o.connectTimeoutMs)
+  }
+
+  private ttlOf(options: SetOptions | undefined): number {
+    if (options === undefined) return this.shared.opts.ttlMs
+    if (options.tags !== undefined) {
+      throw new CacheError('E_NOT_IMPLEMENTED', 'tags are not available in this version yet')
+    }
+    return options.ttl === undefined ? this.shared.opts.ttlMs : ttlToMs('ttl', options.ttl)
+  }
+}

@@ -1,0 +1,17 @@
+export { Cache } from './cache'
+export type { CacheStats, HealthReport, SetOptions, SetManyEntry } from './cache'
+export type { CacheOptions } from './options'
+export type { Serializer } from './codec'
+export {
+  CacheError,
+  InvalidOptionError,
+  InvalidKeyError,
+  InvalidValueError,
+  SerializeError,
+  ValueTooLargeError,
+  ConnectionError,
+  TimeoutError,
+  AuthError,
+  ClosedError,
+} from './errors'
+export type { CacheErrorCode } from './errors'

@@ -1,0 +1,152 @@
+import { InvalidOptionError } from './errors'
+import type { Serializer } from './codec'
+
+/** Options of `new Cache()`. Every field is optional; defaults are listed on each field. */
+export interface CacheOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). Absent → memory-only mode. */
+  url?: string
+  /** Valkey Cluster seed URLs (instead of `url`). Not available yet: passing it throws `E_INVALID_OPTION`. */
+  nodes?: string[]
+  /** Prepended to every key this cache writes. Default `'fc:'`, so `clear()` never touches other data. */
+  prefix?: string
+  /** Default time to live, in seconds. Default 300. */
+  ttl?: number
+  /** Connections to each Valkey node. Default 1 (fastest in our benchmark: one pipelined connection). */
+  poolSize?: number
+  /** lz4 compression of payloads of at least `threshold` bytes (default 1024); `false` turns it off. */
+  compression?: false | { threshold?: number }
+  /**
+   * How values become bytes. Default `'structured'`: Date, Map, Set, BigInt, undefined, NaN/±Infinity,
+   * Uint8Array/Buffer and nested data round-trip exactly. `'json'`: plain JSON (interop with other
+   * clients). Or your own `{ serialize, deserialize }`.
+   */
+  serializer?: 'structured' | 'json' | Serializer
+  /** In-process tier in front of Valkey. Not available yet: passing an object throws `E_INVALID_OPTION`. */
+  l1?: false | { maxEntries?: number; maxBytes?: number; ttl?: number }
+  /** Per-command timeout in milliseconds. Default 500: a cache that answers late is down. */
+  commandTimeoutMs?: number
+  /** Connect timeout in milliseconds. Default 1000. */
+  connectTimeoutMs?: number
+  /** Largest serialized value accepted, in bytes. Default 16 MiB (Valkey's hard limit is 512 MB). */
+  maxValueBytes?: number
+  /** Largest key accepted, prefix included, in bytes. Default 4096. */
+  maxKeyBytes?: number
+  /** Memory-only mode: bound on keys + values, in bytes. Default 64 MiB. */
+  memoryMaxBytes?: number
+  /** TLS settings for `rediss://`: `ca` is the PEM of a private CA to trust. */
+  tls?: { ca?: string | Buffer }
+}
+
+/** Options after validation, with defaults filled in. */
+export interface ResolvedOptions {
+  url?: string
+  prefix: string
+  ttlMs: number
+  poolSize: number
+  compressionThreshold?: number
+  serializer: 'structured' | 'json' | Serializer
+  commandTimeoutMs: number
+  connectTimeoutMs: number
+  maxValueBytes: number
+  maxKeyBytes: number
+  memoryMaxBytes: number
+  tlsCa?: string
+}
+
+const KNOWN = new Set([
+  'url',
+  'nodes',
+  'prefix',
+  'ttl',
+  'poolSize',
+  'compression',
+  'serializer',
+  'l1',
+  'commandTimeoutMs',
+  'connectTimeoutMs',
+  'maxValueBytes',
+  'maxKeyBytes',
+  'memoryMaxBytes',
+  'tls',
+])
+
+function bad(name: string, why: string): never {
+  throw new InvalidOptionError(`option \`${name}\` ${why}`)
+}
+
+function int(name: string, v: unknown, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    bad(name, `must be an integer from ${min} to ${max}, got ${String(v)}`)
+  }
+  return v
+}
+
+/** Checks a TTL in seconds and returns it in milliseconds. */
+export function ttlToMs(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    bad(name, `must be a number of seconds > 0, got ${String(v)}`)
+  }
+  return Math.ceil(v * 1000)
+}
+
+export function resolveOptions(input: CacheOptions | undefined): ResolvedOptions {
+  const o = (input ?? {}) as Record<string, unknown>
+  if (typeof o !== 'object' || Array.isArray(o)) bad('options', 'must be an object')
+  for (const k of Object.keys(o)) if (!KNOWN.has(k)) bad(k, 'is not a Cache option (check the spelling)')
+  if (o.url !== undefined && (typeof o.url !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(o.url))) {
+    bad('url', 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379')
+  }
+  if (o.nodes !== undefined) bad('nodes', '(Valkey Cluster) is not available in this version yet; use `url`')
+  if (o.l1 !== undefined && o.l1 !== false) bad('l1', 'is not available in this version yet; leave it unset')
+  const prefix = o.prefix === undefined ? 'fc:' : o.prefix
+  if (typeof prefix !== 'string') bad('prefix', 'must be a string')
+  const ttlMs = o.ttl === undefined ? 300_000 : ttlToMs('ttl', o.ttl)
+  let compressionThreshold: number | undefined = 1024
+  if (o.compression === false) compressionThreshold = undefined
+  else if (o.compression !== undefined) {
+    if (typeof o.compression !== 'object' || o.compression === null) {
+      bad('compression', 'must be false or { threshold?: number }')
+    }
+    const c = o.compression as { threshold?: unknown }
+    compressionThreshold = int('compression.threshold', c.threshold, 1024, 1, 2 ** 31)
+  }
+  const s = o.serializer
+  if (
+    s !== undefined &&
+    s !== 'structured' &&
+    s !== 'json' &&
+    !(
+      typeof s === 'object' &&
+      s !== null &&
+      typeof (s as Serializer).serialize === 'function' &&
+      typeof (s as Serializer).deserialize === 'function'
+    )
+  ) {
+    bad('serializer', "must be 'structured', 'json' or { serialize(v), deserialize(bytes) }")
+  }
+  let tlsCa: string | undefined
+  if (o.tls !== undefined) {
+    const t = o.tls as { ca?: unknown }
+    if (typeof t !== 'object' || t === null) bad('tls', 'must be { ca?: string | Buffer }')
+    if (t.ca !== undefined) {
+      if (typeof t.ca === 'string') tlsCa = t.ca
+      else if (Buffer.isBuffer(t.ca)) tlsCa = t.ca.toString('utf8')
+      else bad('tls.ca', 'must be a PEM string or Buffer')
+    }
+  }
+  return {
+    url: o.url as string | undefined,
+    prefix,
+    ttlMs,
+    poolSize: int('poolSize', o.poolSize, 1, 1, 64),
+    compressionThreshold,
+    serializer: (s ?? 'structured') as ResolvedOptions['serializer'],
+    commandTimeoutMs: int('commandTimeoutMs', o.commandTimeoutMs, 500, 1, 600_000),
+    connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs, 1000, 1, 600_000),
+    maxValueBytes: int('maxValueBytes', o.maxValueBytes, 16 * 1024 * 1024, 1, 512 * 1024 * 1024 - 64),
+    maxKeyBytes: int('maxKeyBytes', o.maxKeyBytes, 4096, 16, 65536),
+    memoryMaxBytes: int('memoryMaxBytes', o.memoryMaxBytes, 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+    tlsCa,
+  }
+}
