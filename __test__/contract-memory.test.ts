@@ -1,3 +1,6 @@
 import { contractSuite } from './contract'
 
 contractSuite('memory', () => ({}))
+import { getOrSetSuite } from './get-or-set'
+
+getOrSetSuite('memory', () => ({}))

@@ -2,3 +2,6 @@ import { inject } from 'vitest'
 import { contractSuite } from './contract'
 
 contractSuite('valkey', () => ({ url: inject('valkeyUrl') }))
+import { getOrSetSuite } from './get-or-set'
+
+getOrSetSuite('valkey', () => ({ url: inject('valkeyUrl') }))

@@ -14,5 +14,8 @@ for (const entry of ['index', 'trpc', 'next']) {
   const lines = [`import mod from './${entry}.js'`, `export const { ${names.join(', ')} } = mod`]
   if ('default' in mod) lines.push('export default mod.default')
   writeFileSync(join(dist, `${entry}.mjs`), lines.join('\n') + '\n')
-  writeFileSync(join(dist, `${entry}.d.mts`), `export * from './${entry}.js'\n` + ('default' in mod ? `export { default } from './${entry}.js'\n` : ''))
+  writeFileSync(
+    join(dist, `${entry}.d.mts`),
+    `export * from './${entry}.js'\n` + ('default' in mod ? `export { default } from './${entry}.js'\n` : ''),
+  )
 }

@@ -12,6 +12,29 @@ import {
 import { renderMetrics } from './metrics'
 import { resolveOptions, ttlToMs, type CacheOptions, type ResolvedOptions } from './options'
 import { Transport } from './transport'
+import { SingleFlight, type Loader, type Plan } from './single-flight'
+import type { LoaderContext } from './loader'
+
+/** Options of `getOrSet`. Times: `ttl`/`grace` in seconds, `*Ms` in milliseconds. */
+export interface GetOrSetOptions {
+  /** Time to live of the loaded value, in seconds (default: the cache's `ttl`). */
+  ttl?: number
+  /** Tags (not available yet in this version: passing tags rejects). */
+  tags?: string[]
+  /**
+   * Seconds an expired value may still be served: while one refresh runs (stale-while-revalidate),
+   * and when the loader fails or Valkey is down (fail-safe). Default 0 (no stale values).
+   */
+  grace?: number
+  /** Soft timeout: with a stale value at hand and a slower loader, return the stale value after this many ms and keep refreshing in the background. */
+  timeoutMs?: number
+  /** Lease of the cross-process lock, in ms, renewed while the loader runs (default 5000). */
+  lockTtlMs?: number
+  /** Longest wait for another process's load before `E_LOCK_TIMEOUT` (or the stale value), in ms (default 10000). */
+  lockWaitMs?: number
+  /** A loader still pending after this many ms is abandoned with `E_TIMEOUT` (default 30000). */
+  hardTimeoutMs?: number
+}
 
 /** Options of `set`. */
 export interface SetOptions {
@@ -71,6 +94,7 @@ interface Shared {
   codec: Codec
   transport: Transport
   counters: LoaderCounters
+  flights: SingleFlight
 }
 
 function keyError(key: unknown): CacheError {
@@ -150,12 +174,9 @@ export class Cache {
     } catch (e) {
       throw fromNative(e)
     }
-    this.shared = {
-      opts,
-      codec,
-      transport,
-      counters: { loads: 0, loadErrors: 0, coalesced: 0, lockWaits: 0, staleServed: 0 },
-    }
+    const counters = { loads: 0, loadErrors: 0, coalesced: 0, lockWaits: 0, staleServed: 0 }
+    const flights = new SingleFlight(transport, codec, counters, opts.url !== undefined, opts.connectTimeoutMs)
+    this.shared = { opts, codec, transport, counters, flights }
     this.prefix = opts.prefix
   }
 
@@ -194,6 +215,52 @@ export class Cache {
       return Promise.reject(codecToCacheError(e))
     }
     return this.shared.transport.set(this.prefix + key, encoded.codec, encoded.data, ttlMs) as Promise<void>
+  }
+
+  /**
+   * Returns the cached value, or runs `loader` once to produce it — once per key in this process
+   * (concurrent callers share the call) and once per lease across processes sharing the Valkey
+   * (the others wait, woken over pub/sub, and get its value). Loader errors reach every waiter and
+   * are never cached. With `grace`, an expired value is served while one refresh runs, and when the
+   * loader fails or Valkey is down.
+   *
+   * @example
+   * ```ts
+   * const user = await cache.getOrSet(`user:${id}`, () => db.user.find(id), { ttl: 60, grace: 600 })
+   * ```
+   */
+  getOrSet<T>(key: string, loader: (ctx: LoaderContext) => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
+    if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
+    if (typeof loader !== 'function') {
+      return Promise.reject(new InvalidOptionError('getOrSet(key, loader): loader must be a function'))
+    }
+    let plan: Plan
+    try {
+      plan = this.planOf(options)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.shared.flights.run(this.prefix + key, loader as Loader, plan) as Promise<T>
+  }
+
+  private planOf(o: GetOrSetOptions | undefined): Plan {
+    const ttlMs = this.ttlOf(o)
+    if (o === undefined) return { ttlMs, graceMs: 0, lockTtlMs: 5000, lockWaitMs: 10_000, hardTimeoutMs: 30_000 }
+    const ms = (name: string, v: unknown, d: number): number => {
+      if (v === undefined) return d
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+        throw new InvalidOptionError(`option \`${name}\` must be a number of milliseconds > 0, got ${String(v)}`)
+      }
+      return Math.ceil(v)
+    }
+    return {
+      ttlMs,
+      graceMs: o.grace === undefined ? 0 : ttlToMs('grace', o.grace),
+      timeoutMs: o.timeoutMs === undefined ? undefined : ms('timeoutMs', o.timeoutMs, 0),
+      lockTtlMs: ms('lockTtlMs', o.lockTtlMs, 5000),
+      lockWaitMs: ms('lockWaitMs', o.lockWaitMs, 10_000),
+      hardTimeoutMs: ms('hardTimeoutMs', o.hardTimeoutMs, 30_000),
+    }
   }
 
   /**

@@ -26,13 +26,15 @@ export type Serializer = {
   deserialize(b: Uint8Array): unknown
 }
 
+export type Payload = Buffer | Uint8Array | string
+
 export interface Codec {
   encode(value: unknown): Encoded
   /**
    * Decodes `payload[start, end)` (the whole payload when omitted). A string payload is JSON text
    * for the JSON codec and latin1 (one char per byte) for binary codecs.
    */
-  decode(codec: number, payload: Buffer | Uint8Array | string, start?: number, end?: number): unknown
+  decode(codec: number, payload: Payload, start?: number, end?: number): unknown
 }
 
 export type CodecErrorReason = 'serialize' | 'invalid-value' | 'decode' | 'option'
@@ -55,8 +57,13 @@ function msgOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Read path helpers
+function serializeError(e: unknown, how = ''): CodecError {
+  if (e instanceof CodecError) return e
+  const msg = `cannot serialize the value${how && ' ' + how}: ${msgOf(e)}`
+  return new CodecError('serialize', msg, { cause: e })
+}
+
+// ---- read path ---------------------------------------------------------------------------------
 
 type Slicer = Buffer & { utf8Slice?(start: number, end: number): string }
 const HAS_UTF8_SLICE = typeof (Buffer.prototype as Slicer).utf8Slice === 'function'
@@ -65,19 +72,16 @@ function asBuffer(p: Uint8Array): Buffer {
   return p instanceof Buffer ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength)
 }
 
-/** The payload as text; `utf8Slice` skips `toString`'s argument juggling (measured ~10% on 1 KB). */
-function text(p: Buffer | Uint8Array | string, start?: number, end?: number): string {
-  if (typeof p === 'string') return start === undefined ? p : p.slice(start, end)
+/** The payload as text. `utf8Slice` measured ~7% faster than `toString('utf8', a, b)` for 1 KB. */
+function text(p: Payload, start = 0, end?: number): string {
+  if (typeof p === 'string') return start === 0 && end === undefined ? p : p.slice(start, end)
   const b = asBuffer(p) as Slicer
-  const s = start ?? 0
-  const e = end ?? b.length
-  return HAS_UTF8_SLICE ? b.utf8Slice!(s, e) : b.toString('utf8', s, e)
+  return HAS_UTF8_SLICE ? b.utf8Slice!(start, end ?? b.length) : b.toString('utf8', start, end)
 }
 
-function bytes(p: Buffer | Uint8Array | string, start?: number, end?: number): Buffer {
-  if (typeof p === 'string') return Buffer.from(start === undefined ? p : p.slice(start, end), 'latin1')
-  const b = asBuffer(p)
-  return start === undefined && end === undefined ? b : b.subarray(start ?? 0, end ?? b.length)
+function bytes(p: Payload, start = 0, end?: number): Buffer {
+  if (typeof p === 'string') return Buffer.from(p.slice(start, end), 'latin1')
+  return asBuffer(p).subarray(start, end)
 }
 
 function decodeError(codec: number, e: unknown): CodecError {
@@ -106,168 +110,138 @@ function v8Decode(b: Buffer): unknown {
   return d.readValue()
 }
 
-// ---------------------------------------------------------------------------------------------
-// Write path: the JSON-safety walk
+// ---- write path: the JSON-safety walks ----------------------------------------------------------
 
 /** Deeper than this, the fast walk gives up (this is also what catches cycles) and the careful walk decides. */
 const FAST_DEPTH = 64
 const OBJECT_PROTO = Object.prototype
 
-/**
- * Hot path: true when `JSON.parse(JSON.stringify(v))` gives `v` back exactly. No bookkeeping:
- * any doubt (special type, class instance, depth — including a cycle) returns false.
- */
-function fastSafe(v: unknown, depth: number): boolean {
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return true
-    case 'number':
-      // finite, and not -0 (JSON writes it as 0)
-      return v - v === 0 && (v !== 0 || 1 / v > 0)
-    case 'object': {
-      if (v === null) return true
-      if (depth > FAST_DEPTH) return false
-      if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) if (!fastSafe(v[i], depth + 1)) return false // holes read as undefined
-        return true
-      }
-      const proto = Object.getPrototypeOf(v)
-      if (proto !== OBJECT_PROTO && proto !== null) return false
-      const o = v as Record<string, unknown>
-      for (const k in o) if (!fastSafe(o[k], depth + 1)) return false
-      return true
-    }
-    default:
-      return false // undefined, bigint, function, symbol
-  }
+/** Finite and not -0 (JSON writes -0 as 0). */
+function jsonNumber(n: number): boolean {
+  return n - n === 0 && (n !== 0 || 1 / n > 0)
 }
 
-// Path segments of the careful walk (formatted only when there is an error to report).
-const SEG_PROP = 0
-const SEG_INDEX = 1
-const SEG_MAP_KEY = 2
-const SEG_MAP_VALUE = 3
-const SEG_SET = 4
+/** A JSON-safe primitive. */
+function isLeaf(v: unknown): boolean {
+  const t = typeof v
+  return t === 'string' || t === 'boolean' || v === null || (t === 'number' && jsonNumber(v as number))
+}
+
+/**
+ * Hot path: true when `JSON.parse(JSON.stringify(v))` gives the container `v` back exactly. No
+ * bookkeeping: any doubt (special type, class instance, depth — including a cycle) returns false.
+ * Primitive checks are inlined in both loops, and `constructor === Object` is tested before
+ * `Object.getPrototypeOf`: each measured ~2x faster for the walk (which then costs ~10% of
+ * `JSON.stringify`). An object whose inherited `constructor` is `Object` is taken as plain.
+ */
+function fastSafe(v: object, depth: number): boolean {
+  if (depth > FAST_DEPTH) return false
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i] // a hole reads as undefined: not JSON-safe
+      const t = typeof x
+      if (t === 'string' || t === 'boolean') continue
+      if (t === 'number' && jsonNumber(x as number)) continue
+      if (t !== 'object' || (x !== null && !fastSafe(x as object, depth + 1))) return false
+    }
+    return true
+  }
+  if (v.constructor !== Object) {
+    const proto = Object.getPrototypeOf(v)
+    if (proto !== OBJECT_PROTO && proto !== null) return false
+  }
+  const o = v as Record<string, unknown>
+  for (const k in o) {
+    const x = o[k]
+    const t = typeof x
+    if (t === 'string' || t === 'boolean') continue
+    if (t === 'number' && jsonNumber(x as number)) continue
+    if (t !== 'object' || (x !== null && !fastSafe(x as object, depth + 1))) return false
+  }
+  return true
+}
+
+/** A path segment inside a Map or Set; property names and array indexes are plain strings/numbers. */
+type Entry = { at: 'keys' | 'get' | 'values'; key: unknown; i: number }
 const IDENT = /^[A-Za-z_$][\w$]*$/
 
-function formatPath(kinds: number[], keys: unknown[], idx: number[], n: number): string {
+function formatPath(segs: unknown[], n: number): string {
   let s = 'value'
   for (let i = 0; i < n; i++) {
-    const k = keys[i]
-    switch (kinds[i]) {
-      case SEG_PROP:
-        s += IDENT.test(k as string) ? `.${k as string}` : `[${JSON.stringify(k)}]`
-        break
-      case SEG_INDEX:
-        s += `[${k as number}]`
-        break
-      case SEG_MAP_KEY:
-        s += `.keys()[${idx[i]}]`
-        break
-      case SEG_MAP_VALUE:
-        s +=
-          typeof k === 'string'
-            ? `.get(${JSON.stringify(k)})`
-            : typeof k === 'number' || typeof k === 'boolean' || typeof k === 'bigint'
-              ? `.get(${typeof k === 'bigint' ? `${k}n` : String(k)})`
-              : `.values()[${idx[i]}]`
-        break
-      default:
-        s += `.values()[${idx[i]}]`
+    const k = segs[i]
+    if (typeof k === 'number') s += `[${k}]`
+    else if (typeof k === 'string') s += IDENT.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`
+    else {
+      const { at, key, i: idx } = k as Entry
+      const shown =
+        typeof key === 'string' ? JSON.stringify(key) : typeof key === 'bigint' ? `${key}n` : String(key)
+      s += at === 'get' ? `.get(${shown})` : `.${at}()[${idx}]`
     }
   }
   return s
 }
 
-const REJECTED: [new (...a: never[]) => object, string][] = [
-  [WeakMap, 'a WeakMap'],
-  [WeakSet, 'a WeakSet'],
-  [WeakRef, 'a WeakRef'],
-  [Promise, 'a Promise'],
-]
+const LEAVES = [Date, RegExp, Error, ArrayBuffer]
+const REJECTED = [WeakMap, WeakSet, WeakRef, Promise]
 
 /**
- * Slow path, taken only when the fast walk said no: visits everything once (shared references
- * are fine), rejects what cannot be stored with its path, and says whether it is JSON-safe after
- * all (a deep but plain value).
+ * Slow path, taken only when the fast walk said no: visits each object once (shared references
+ * are fine), rejects what cannot be stored, naming its path, and says whether the value is
+ * JSON-safe after all (plain but deeper than FAST_DEPTH).
  */
 function carefulWalk(root: unknown): boolean {
-  const kinds: number[] = []
-  const keys: unknown[] = []
-  const idx: number[] = []
-  const stack: object[] = [] // containers being visited: stack[d] is the value at path depth d
+  const segs: unknown[] = [] // path from the root to the value being visited
+  const stack: object[] = [] // containers being visited: stack[d] is the one at path depth d
   const done = new Set<object>()
   let safe = true
   const fail = (what: string): never => {
-    const path = formatPath(kinds, keys, idx, kinds.length)
+    const path = formatPath(segs, segs.length)
     throw new CodecError('serialize', `cannot serialize ${what} at ${path}`, { path })
   }
+  const child = (seg: unknown, v: unknown): void => {
+    segs.push(seg)
+    visit(v)
+    segs.pop()
+  }
   const visit = (v: unknown): void => {
-    switch (typeof v) {
-      case 'string':
-      case 'boolean':
-        return
-      case 'number':
-        if (!(v - v === 0 && (v !== 0 || 1 / v > 0))) safe = false
-        return
-      case 'undefined':
-      case 'bigint':
-        safe = false
-        return
-      case 'function':
-        return fail(`a function${v.name ? ` (${v.name})` : ''}`)
-      case 'symbol':
-        return fail(`a symbol (${String(v)})`)
+    const t = typeof v
+    if (t === 'function') fail(`a function${(v as () => void).name ? ` (${(v as () => void).name})` : ''}`)
+    if (t === 'symbol') fail(`a symbol (${String(v)})`)
+    if (t !== 'object' || v === null) {
+      if (t === 'undefined' || t === 'bigint' || (t === 'number' && !jsonNumber(v as number))) safe = false
+      return
     }
-    if (v === null) return
     const o = v as object
     if (done.has(o)) return
     const at = stack.indexOf(o)
     if (at !== -1) {
-      const path = formatPath(kinds, keys, idx, kinds.length)
-      const target = formatPath(kinds, keys, idx, at)
-      throw new CodecError('serialize', `cannot serialize a circular reference: ${path} refers back to ${target}`, {
-        path,
-      })
-    }
-    const push = (kind: number, key: unknown, i: number, child: unknown): void => {
-      kinds.push(kind)
-      keys.push(key)
-      idx.push(i)
-      visit(child)
-      kinds.pop()
-      keys.pop()
-      idx.pop()
+      const path = formatPath(segs, segs.length)
+      const msg = `cannot serialize a circular reference: ${path} refers back to ${formatPath(segs, at)}`
+      throw new CodecError('serialize', msg, { path })
     }
     stack.push(o)
     if (Array.isArray(o)) {
-      for (let i = 0; i < o.length; i++) push(SEG_INDEX, i, i, o[i])
+      for (let i = 0; i < o.length; i++) child(i, o[i])
     } else if (o instanceof Map) {
       safe = false
       let i = 0
-      for (const [k, val] of o) {
-        push(SEG_MAP_KEY, k, i, k)
-        push(SEG_MAP_VALUE, k, i++, val)
+      for (const [key, val] of o) {
+        child({ at: 'keys', key, i }, key)
+        const primitive = key === null || (typeof key !== 'object' && typeof key !== 'function')
+        child({ at: primitive ? 'get' : 'values', key, i: i++ }, val)
       }
     } else if (o instanceof Set) {
       safe = false
       let i = 0
-      for (const val of o) push(SEG_SET, val, i++, val)
-    } else if (
-      o instanceof Date ||
-      o instanceof RegExp ||
-      o instanceof Error ||
-      o instanceof ArrayBuffer ||
-      ArrayBuffer.isView(o)
-    ) {
-      safe = false // leaves that V8 stores natively
+      for (const key of o) child({ at: 'values', key, i: i++ }, key)
+    } else if (ArrayBuffer.isView(o) || LEAVES.some((c) => o instanceof c)) {
+      safe = false // V8 stores these natively
     } else {
-      for (const [ctor, name] of REJECTED) if (o instanceof ctor) fail(name)
+      for (const ctor of REJECTED) if (o instanceof ctor) fail(`a ${ctor.name}`)
       const proto = Object.getPrototypeOf(o)
       if (proto !== OBJECT_PROTO && proto !== null) safe = false
       const rec = o as Record<string, unknown>
-      for (const k of Object.keys(rec)) push(SEG_PROP, k, 0, rec[k])
+      for (const k of Object.keys(rec)) child(k, rec[k])
     }
     stack.pop()
     done.add(o)
@@ -275,8 +249,7 @@ function carefulWalk(root: unknown): boolean {
   try {
     visit(root)
   } catch (e) {
-    if (e instanceof CodecError) throw e
-    throw new CodecError('serialize', `cannot serialize the value: ${msgOf(e)}`, { cause: e })
+    throw serializeError(e) // e.g. a throwing getter, or too deep for the stack
   }
   return safe
 }
@@ -286,35 +259,46 @@ function stringify(value: unknown): string {
   try {
     s = JSON.stringify(value)
   } catch (e) {
-    throw new CodecError('serialize', `cannot serialize the value as JSON: ${msgOf(e)}`, { cause: e })
+    throw serializeError(e, 'as JSON')
   }
   if (s === undefined) throw new CodecError('serialize', `cannot serialize ${typeof value} as JSON`)
   return s
 }
 
-// ---------------------------------------------------------------------------------------------
-// Codecs
+// ---- codecs ---------------------------------------------------------------------------------------
+
+/** The read path of `structured` (JSON + V8) and `json` (JSON only: a V8 payload is a miss there). */
+function builtinDecode(withV8: boolean): Codec['decode'] {
+  return (codec, payload, start, end) => {
+    try {
+      if (codec === CodecId.JSON) return JSON.parse(text(payload, start, end))
+      if (codec === CodecId.V8 && withV8) return v8Decode(bytes(payload, start, end))
+    } catch (e) {
+      throw decodeError(codec, e)
+    }
+    throw decodeError(codec, new Error(`not written by the ${withV8 ? 'structured' : 'json'} serializer`))
+  }
+}
 
 export function structuredCodec(): Codec {
   return {
     encode(value: unknown): Encoded {
       if (value === undefined) throw new CodecError('invalid-value', UNDEFINED_MSG)
-      if (fastSafe(value, 0) || carefulWalk(value)) return { codec: CodecId.JSON, data: stringify(value) }
+      let safe: boolean
+      try {
+        safe =
+          isLeaf(value) || (typeof value === 'object' && fastSafe(value as object, 0)) || carefulWalk(value)
+      } catch (e) {
+        throw serializeError(e) // a throwing getter or Proxy trap
+      }
+      if (safe) return { codec: CodecId.JSON, data: stringify(value) }
       try {
         return { codec: CodecId.V8, data: v8.serialize(value) }
       } catch (e) {
-        throw new CodecError('serialize', `cannot serialize the value: ${msgOf(e)}`, { cause: e })
+        throw serializeError(e) // e.g. a Proxy or a host object V8 cannot clone
       }
     },
-    decode(codec, payload, start, end) {
-      try {
-        if (codec === CodecId.JSON) return JSON.parse(text(payload, start, end))
-        if (codec === CodecId.V8) return v8Decode(bytes(payload, start, end))
-      } catch (e) {
-        throw decodeError(codec, e)
-      }
-      throw decodeError(codec, new Error('not written by the structured or json serializer'))
-    },
+    decode: builtinDecode(true),
   }
 }
 
@@ -324,14 +308,7 @@ export function jsonCodec(): Codec {
       if (value === undefined) throw new CodecError('invalid-value', UNDEFINED_MSG)
       return { codec: CodecId.JSON, data: stringify(value) }
     },
-    decode(codec, payload, start, end) {
-      try {
-        if (codec === CodecId.JSON) return JSON.parse(text(payload, start, end))
-      } catch (e) {
-        throw decodeError(codec, e)
-      }
-      throw decodeError(codec, new Error('not written by the json serializer'))
-    },
+    decode: builtinDecode(false),
   }
 }
 
@@ -352,10 +329,9 @@ export function customCodec(s: Serializer): Codec {
       return { codec: CodecId.CUSTOM, data }
     },
     decode(codec, payload, start, end) {
-      if (codec !== CodecId.CUSTOM) throw decodeError(codec, new Error('not written by the custom serializer'))
-      const src = bytes(payload, start, end)
-      const copy = new Uint8Array(src.length)
-      copy.set(src)
+      if (codec !== CodecId.CUSTOM)
+        throw decodeError(codec, new Error('not written by the custom serializer'))
+      const copy = new Uint8Array(bytes(payload, start, end)) // own memory: the user may keep it
       try {
         return s.deserialize(copy)
       } catch (e) {
@@ -369,18 +345,13 @@ export function customCodec(s: Serializer): Codec {
 export function createCodec(opt: 'structured' | 'json' | Serializer | undefined): Codec {
   if (opt === undefined || opt === 'structured') return structuredCodec()
   if (opt === 'json') return jsonCodec()
-  if (
-    typeof opt === 'object' &&
-    opt !== null &&
-    typeof opt.serialize === 'function' &&
-    typeof opt.deserialize === 'function'
-  ) {
-    return customCodec(opt)
+  const s = opt as Partial<Serializer> | null
+  if (typeof s === 'object' && typeof s?.serialize === 'function' && typeof s.deserialize === 'function') {
+    return customCodec(s as Serializer)
   }
+  const got = typeof opt === 'string' ? JSON.stringify(opt) : opt === null ? 'null' : typeof opt
   throw new CodecError(
     'option',
-    `serializer must be 'structured', 'json' or { serialize(v), deserialize(bytes) }, got ${
-      typeof opt === 'string' ? JSON.stringify(opt) : opt === null ? 'null' : typeof opt
-    }`,
+    `serializer must be 'structured', 'json' or { serialize, deserialize }, got ${got}`,
   )
 }

@@ -1,5 +1,6 @@
 export { Cache } from './cache'
-export type { CacheStats, HealthReport, SetOptions, SetManyEntry } from './cache'
+export type { CacheStats, GetOrSetOptions, HealthReport, SetOptions, SetManyEntry } from './cache'
+export type { LoaderContext } from './loader'
 export type { CacheOptions } from './options'
 export type { Serializer } from './codec'
 export {

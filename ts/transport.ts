@@ -31,6 +31,10 @@ const KIND_COMMAND = 4
 
 /** What `getEntry` resolves when nothing usable is stored. */
 export const MISS: unique symbol = Symbol('ferrocache.miss')
+/** What `getEntry` resolves when Valkey could not be asked (unreachable, timeout). */
+export const DOWN: unique symbol = Symbol('ferrocache.down')
+/** Completion id of bus events (pub/sub messages and (re)subscriptions). */
+const BUS_ID = 0xffffffff
 /** What `getEntry` resolves for a value past its fresh time but within grace. */
 export class Stale {
   constructor(readonly value: unknown) {}
@@ -52,6 +56,8 @@ export class Transport {
   /** Values that passed the envelope check but that the codec could not decode. */
   decodeErrors = 0
   closed = false
+  /** Receives bus events: tag 0 = message (payload), tag 1 = (re)subscribed. */
+  onBus?: (tag: number, payload: Buffer) => void
   private out = Buffer.allocUnsafe(INITIAL_FRAME)
   private len = 0
   private batch: number[] = []
@@ -232,7 +238,8 @@ export class Transport {
       const status = chunk[p + 4]
       const tag = chunk[p + 5]
       const end = p + 10 + chunk.readUInt32LE(p + 6)
-      this.complete(id, status, tag, chunk, p + 10, end)
+      if (id === BUS_ID) this.onBus?.(tag, chunk.subarray(p + 10, end))
+      else this.complete(id, status, tag, chunk, p + 10, end)
       p = end
     }
   }
@@ -242,7 +249,7 @@ export class Transport {
     if (status === STATUS_ERROR) {
       const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
       if (kind === KIND_VALUE && SOFT.has(err.code)) this.settle(id, true, undefined)
-      else if (kind === KIND_ENTRY && SOFT.has(err.code)) this.settle(id, true, MISS)
+      else if (kind === KIND_ENTRY && SOFT.has(err.code)) this.settle(id, true, DOWN)
       else this.settle(id, false, err)
       return
     }

@@ -1,0 +1,325 @@
+/**
+ * `getOrSet`: one load per key per process (in-process flights) and one per lease across
+ * processes (a Valkey lock per key: SET NX PX with a random token, renewed while the loader runs,
+ * released by its owner only). Waiters are woken over pub/sub when the owner finishes — success
+ * or failure — and re-check; if the owner dies, its lease expires and one waiter takes over.
+ * Grace: stale values are served while one background refresh runs (stale-while-revalidate) and
+ * when the loader fails or Valkey is down (fail-safe).
+ */
+import { randomBytes } from 'node:crypto'
+import type { Codec, Encoded } from './codec'
+import { CacheError, InvalidValueError } from './errors'
+import { GraceMemory } from './grace-memory'
+import { callLoader, Context, within, type LoaderContext } from './loader'
+import { DOWN, MISS, Stale, type Transport } from './transport'
+
+/** Counters shared with `stats()`. */
+export interface FlightCounters {
+  loads: number
+  loadErrors: number
+  coalesced: number
+  lockWaits: number
+  staleServed: number
+}
+
+/** A resolved `getOrSet` plan (all times in ms). */
+export interface Plan {
+  ttlMs: number
+  graceMs: number
+  timeoutMs?: number
+  lockTtlMs: number
+  lockWaitMs: number
+  hardTimeoutMs: number
+}
+
+export type Loader = (ctx: LoaderContext) => unknown
+
+export const BUS_CHANNEL = '__ferrocache:loaded'
+const BUS_ID = 0xffffffff
+const BUS_MESSAGE = 0
+const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+const RENEW =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
+
+interface Lease {
+  lockKey: string
+  token: string
+}
+
+/** A one-shot wake-up for one key, armed before checking so no message is missed. */
+class Waiter {
+  fired = false
+  private wake?: () => void
+  fire(): void {
+    this.fired = true
+    this.wake?.()
+  }
+  wait(ms: number): Promise<void> {
+    if (this.fired || ms <= 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      this.wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+}
+
+export class SingleFlight {
+  private readonly flights = new Map<string, Promise<unknown>>()
+  private readonly refreshing = new Set<string>()
+  private readonly waiters = new Map<string, Set<Waiter>>()
+  private readonly memory = new GraceMemory(1000)
+  private bus?: Promise<void>
+  private busSubscribed?: () => void
+
+  constructor(
+    private readonly t: Transport,
+    private readonly codec: Codec,
+    private readonly counters: FlightCounters,
+    private readonly distributed: boolean,
+    private readonly connectTimeoutMs: number,
+  ) {
+    t.onBus = (tag, payload) => this.onBus(tag, payload)
+  }
+
+  run(key: string, loader: Loader, plan: Plan): Promise<unknown> {
+    const flight = this.flights.get(key)
+    if (flight !== undefined) {
+      this.counters.coalesced++
+      return flight
+    }
+    const p = this.resolve(key, loader, plan)
+    this.flights.set(key, p)
+    return p
+  }
+
+  private async resolve(key: string, loader: Loader, plan: Plan): Promise<unknown> {
+    try {
+      const entry = await this.t.getEntry(key)
+      if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) return entry
+      let stale: Stale | undefined
+      if (entry instanceof Stale) stale = entry
+      else if (entry === DOWN) stale = this.recall(key)
+      if (stale !== undefined && plan.graceMs > 0 && entry instanceof Stale) {
+        this.counters.staleServed++
+        this.refreshInBackground(key, loader, plan, stale)
+        return stale.value
+      }
+      return await this.load(key, loader, plan, plan.graceMs > 0 ? stale : undefined, entry === DOWN)
+    } finally {
+      this.flights.delete(key)
+    }
+  }
+
+  private recall(key: string): Stale | undefined {
+    const enc = this.memory.recall(key, Date.now())
+    if (enc === undefined) return undefined
+    const bytes = typeof enc.data === 'string' ? Buffer.from(enc.data) : Buffer.from(enc.data)
+    return new Stale(this.codec.decode(enc.codec, bytes, 0, bytes.length))
+  }
+
+  private refreshInBackground(key: string, loader: Loader, plan: Plan, stale: Stale): void {
+    if (this.refreshing.has(key)) return
+    this.refreshing.add(key)
+    this.load(key, loader, plan, undefined, false, true)
+      .catch(() => {}) // counted in loadErrors; the stale value was already served
+      .finally(() => this.refreshing.delete(key))
+    void stale
+  }
+
+  /** Loads under the lease (or without one when Valkey is down or in memory mode). */
+  private async load(
+    key: string,
+    loader: Loader,
+    plan: Plan,
+    stale: Stale | undefined,
+    down: boolean,
+    background = false,
+  ): Promise<unknown> {
+    if (!this.distributed || down) return this.loadHere(key, loader, plan, stale, undefined)
+    await this.ensureBus()
+    const lockKey = `\u0000fc-lock:${key}`
+    const deadline = Date.now() + plan.lockWaitMs
+    let waited = false
+    for (;;) {
+      const token = randomBytes(16).toString('hex')
+      const waiter = this.arm(key)
+      let got: unknown, pttl: unknown, entry: unknown
+      try {
+        ;[got, pttl, entry] = await Promise.all([
+          this.t.command(lockKey, ['SET', lockKey, token, 'NX', 'PX', String(plan.lockTtlMs)]),
+          this.t.command(lockKey, ['PTTL', lockKey]),
+          this.t.getEntry(key),
+        ])
+      } catch {
+        this.disarm(key, waiter)
+        return this.loadHere(key, loader, plan, stale, undefined) // cannot lock: load here
+      }
+      if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) {
+        // Loaded by someone else since our first read (their lease may already be gone).
+        this.disarm(key, waiter)
+        if (got === 'OK') this.release(key, { lockKey, token }, false)
+        return entry
+      }
+      if (got === 'OK') {
+        this.disarm(key, waiter)
+        return this.loadHere(key, loader, plan, stale, { lockKey, token })
+      }
+      if (background) {
+        this.disarm(key, waiter)
+        return undefined // another process is refreshing already
+      }
+      if (!waited) {
+        waited = true
+        this.counters.lockWaits++
+      }
+      const left = deadline - Date.now()
+      if (left <= 0) {
+        this.disarm(key, waiter)
+        if (stale !== undefined) {
+          this.counters.staleServed++
+          return stale.value
+        }
+        throw new CacheError(
+          'E_LOCK_TIMEOUT',
+          `waited ${plan.lockWaitMs} ms (lockWaitMs) for another process to load "${key}"; raise lockWaitMs or give it grace`,
+        )
+      }
+      // Until the owner's message, or until its lease would expire (owner died), or the bound.
+      const lease = typeof pttl === 'number' && pttl > 0 ? pttl + 5 : plan.lockTtlMs
+      await waiter.wait(Math.min(lease, left))
+      this.disarm(key, waiter)
+    }
+  }
+
+  private async loadHere(
+    key: string,
+    loader: Loader,
+    plan: Plan,
+    stale: Stale | undefined,
+    lease: Lease | undefined,
+  ): Promise<unknown> {
+    this.counters.loads++
+    const ctx = new Context(plan.ttlMs, stale?.value)
+    let renew: NodeJS.Timeout | undefined
+    if (lease !== undefined) {
+      renew = setInterval(() => {
+        this.t
+          .command(lease.lockKey, ['EVAL', RENEW, '1', lease.lockKey, lease.token, String(plan.lockTtlMs)])
+          .catch(() => {})
+      }, Math.max(10, Math.floor(plan.lockTtlMs / 3)))
+      renew.unref()
+    }
+    const loading = callLoader(loader, ctx, plan.hardTimeoutMs)
+    const finish = loading.then(
+      (value) => this.store(key, value, ctx, plan, lease),
+      (err) => {
+        this.counters.loadErrors++
+        this.release(key, lease)
+        throw err
+      },
+    )
+    finish.then(
+      () => clearInterval(renew),
+      () => clearInterval(renew),
+    )
+    try {
+      if (stale !== undefined && plan.timeoutMs !== undefined) {
+        const r = await within(finish, plan.timeoutMs)
+        if (r === within.TIMED_OUT) {
+          finish.catch(() => {}) // keeps refreshing in the background; errors are counted
+          this.counters.staleServed++
+          return stale.value
+        }
+        return r
+      }
+      return await finish
+    } catch (err) {
+      if (stale !== undefined && !(err instanceof CacheError && err.code === 'E_INVALID_VALUE')) {
+        this.counters.staleServed++
+        return stale.value
+      }
+      throw err
+    }
+  }
+
+  /** Writes the loaded value, tells waiters everywhere, and releases the lease: one round trip. */
+  private async store(key: string, value: unknown, ctx: Context, plan: Plan, lease?: Lease): Promise<unknown> {
+    let encoded: Encoded
+    try {
+      if (value === undefined) {
+        throw new InvalidValueError('the loader returned undefined; return null to cache "nothing"')
+      }
+      encoded = this.codec.encode(value)
+    } catch (e) {
+      this.counters.loadErrors++
+      this.release(key, lease)
+      throw e
+    }
+    const ttlMs = ctx.ttlMs + plan.graceMs
+    const write = this.t.set(key, encoded.codec, encoded.data, ttlMs, plan.graceMs > 0 ? ctx.ttlMs : 0)
+    this.release(key, lease)
+    if (plan.graceMs > 0) this.memory.remember(key, encoded, Date.now() + ttlMs)
+    await write.catch((e: CacheError) => {
+      if (e.code === 'E_VALUE_TOO_LARGE') throw e
+    })
+    return value
+  }
+
+  /** Publishes "key changed" and frees the lease (same pipeline as the write before it). */
+  private release(key: string, lease?: Lease, announce = true): void {
+    if (lease === undefined) return
+    this.t.command(lease.lockKey, ['EVAL', RELEASE, '1', lease.lockKey, lease.token]).catch(() => {})
+    if (announce) this.t.command('', ['PUBLISH', BUS_CHANNEL, key]).catch(() => {})
+  }
+
+  private arm(key: string): Waiter {
+    const w = new Waiter()
+    let set = this.waiters.get(key)
+    if (set === undefined) this.waiters.set(key, (set = new Set()))
+    set.add(w)
+    return w
+  }
+
+  private disarm(key: string, w: Waiter): void {
+    const set = this.waiters.get(key)
+    if (set === undefined) return
+    set.delete(w)
+    if (set.size === 0) this.waiters.delete(key)
+  }
+
+  /** Subscribes once; waits (bounded) for the subscription so no wake-up is missed. */
+  private ensureBus(): Promise<void> {
+    if (this.bus === undefined) {
+      this.bus = new Promise<void>((resolve) => {
+        // Ref'd on purpose: a caller awaiting getOrSet must keep the process alive (bounded).
+        const timer = setTimeout(resolve, this.connectTimeoutMs)
+        this.busSubscribed = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        try {
+          this.t.engine.subscribe(BUS_CHANNEL)
+        } catch {
+          resolve()
+        }
+      })
+    }
+    return this.bus
+  }
+
+  private onBus(tag: number, payload: Buffer): void {
+    if (tag === BUS_MESSAGE) {
+      const set = this.waiters.get(payload.toString('utf8'))
+      if (set !== undefined) for (const w of set) w.fire()
+      return
+    }
+    // (Re)subscribed: anything may have been missed while disconnected — let every waiter re-check.
+    this.busSubscribed?.()
+    for (const set of this.waiters.values()) for (const w of set) w.fire()
+  }
+}
+
+export { BUS_ID }
