@@ -98,7 +98,9 @@ export function contractSuite(mode: string, base: () => CacheOptions): void {
       expect((await rejection(cache.set('k', { f: () => 1 }))).code).toBe('E_SERIALIZE')
       expect((await rejection(cache.set('k', 'x'.repeat(5000)))).code).toBe('E_VALUE_TOO_LARGE')
       expect((await rejection(cache.set('k', 1, { ttl: -1 }))).code).toBe('E_INVALID_OPTION')
-      expect(() => new Cache({ ...base(), ttl: 0 })).toThrow(expect.objectContaining({ code: 'E_INVALID_OPTION' }))
+      expect(() => new Cache({ ...base(), ttl: 0 })).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_OPTION' }),
+      )
       expect(() => new Cache({ ...base(), poolSize: 0 })).toThrow(
         expect.objectContaining({ code: 'E_INVALID_OPTION' }),
       )
@@ -173,7 +175,12 @@ export function contractSuite(mode: string, base: () => CacheOptions): void {
 
     it('compresses large values and reads them back', async () => {
       const cache = make()
-      const rows = Array.from({ length: 500 }, (_, i) => ({ id: i, name: `row ${i}`, tags: ['a', 'b'], ok: true }))
+      const rows = Array.from({ length: 500 }, (_, i) => ({
+        id: i,
+        name: `row ${i}`,
+        tags: ['a', 'b'],
+        ok: true,
+      }))
       const before = cache.stats()
       await cache.set('big', rows)
       expect(await cache.get('big')).toEqual(rows)

@@ -41,7 +41,9 @@ describe('cross-process single-flight', () => {
     const key = `cold-${process.pid}-${Date.now()}`
     const counter = `count:${key}`
     const startAt = String(Date.now() + 1500)
-    const workers = Array.from({ length: 4 }, () => run([url, key, counter, '250', '100', startAt, 'normal', '5000']))
+    const workers = Array.from({ length: 4 }, () =>
+      run([url, key, counter, '250', '100', startAt, 'normal', '5000']),
+    )
     const reports = await Promise.all(workers.map((w) => w.done))
     expect(Number(await valkeyCommand(url, 'GET', counter))).toBe(1)
     const owners = new Set(reports.flatMap((r) => r.pids))

@@ -1,7 +1,7 @@
 // Micro-benchmark of the JS value codec (ts/codec.ts) against plain JSON.stringify / JSON.parse.
 //
 //   node bench/codec-micro.mjs            # needs the repo's devDependencies (typescript) installed
-//   node bench/codec-micro.mjs --runs 9   # more runs (the median is reported)
+//   node bench/codec-micro.mjs --runs 31  # more rounds (medians are reported)
 //
 // ts/codec.ts is transpiled in-process with the repo's TypeScript into a temporary folder, so the
 // numbers are for the current source, not for a possibly stale dist/.
@@ -16,8 +16,8 @@ import { makeRecord, makePage } from './data.mjs'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const require = createRequire(join(root, 'package.json'))
 const runsArg = process.argv.indexOf('--runs')
-const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 7
-const RUN_MS = 150
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 15
+const RUN_MS = 40
 
 function loadCodec() {
   const ts = require('typescript')
@@ -35,9 +35,8 @@ function loadCodec() {
   }
 }
 
-const { structuredCodec, jsonCodec } = loadCodec()
+const { structuredCodec } = loadCodec()
 const structured = structuredCodec()
-const json = jsonCodec()
 
 /** What the engine hands back: the payload inside a bigger chunk. */
 function wire(data) {
@@ -47,23 +46,33 @@ function wire(data) {
 }
 
 let sink = 0
-/** ns/op of `fn(i)` over `n` distinct inputs, median of RUNS time-boxed runs. */
-function measure(fn, n) {
-  const samples = []
-  for (let r = 0; r < RUNS + 1; r++) {
-    let ops = 0
-    const t0 = process.hrtime.bigint()
-    let t1 = t0
-    const limit = BigInt(RUN_MS * 1e6)
-    do {
-      for (let i = 0; i < 256; i++) sink ^= fn((ops + i) % n) === undefined ? 1 : 0
-      ops += 256
-      t1 = process.hrtime.bigint()
-    } while (t1 - t0 < limit)
-    if (r > 0) samples.push(Number(t1 - t0) / ops) // run 0 is warm-up
-  }
-  samples.sort((a, b) => a - b)
-  return samples[samples.length >> 1]
+/** Runs `fn(i)` over `n` inputs for about `ms` and returns ns/op. */
+function slice(fn, n, ms) {
+  let ops = 0
+  const t0 = process.hrtime.bigint()
+  const limit = BigInt(ms * 1e6)
+  let t1 = t0
+  do {
+    for (let i = 0; i < 64; i++) sink ^= fn((ops + i) % n) === undefined ? 1 : 0
+    ops += 64
+    t1 = process.hrtime.bigint()
+  } while (t1 - t0 < limit)
+  return Number(t1 - t0) / ops
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+
+/**
+ * ns/op of each function, median over RUNS rounds. The functions are interleaved within each
+ * round so that noise from other processes hits them alike; ratios are medians of per-round ratios.
+ */
+function measureAll(fns, n) {
+  const names = Object.keys(fns)
+  const samples = Object.fromEntries(names.map((k) => [k, []]))
+  for (const k of names) slice(fns[k], n, RUN_MS / 2) // warm-up
+  for (let r = 0; r < RUNS; r++) for (const k of names) samples[k].push(slice(fns[k], n, RUN_MS))
+  const ratio = (a, b) => median(samples[a].map((x, r) => x / samples[b][r]))
+  return { ns: Object.fromEntries(names.map((k) => [k, median(samples[k])])), ratio }
 }
 
 function withSpecials(rec, i) {
@@ -92,50 +101,58 @@ for (const [name, values] of cases) {
   const n = values.length
   const enc = values.map((v) => structured.encode(v))
   const wires = enc.map((e) => wire(e.data))
-  const jsonText = values.map((v) => JSON.stringify(v))
-  const jsonWires = jsonText.map((t) => wire(t))
-  const codecName = enc[0].codec === 1 ? 'JSON' : 'V8'
-  const bytes = wires[0].end - wires[0].start
+  const jsonWires = values.map((v) => wire(JSON.stringify(v)))
+  const isV8 = enc[0].codec !== 1
 
-  const stringify = measure((i) => JSON.stringify(values[i]), n)
-  const encode = measure((i) => structured.encode(values[i]), n)
-  const jsonEncode = measure((i) => json.encode(values[i]), n)
-  const parse = measure((i) => {
-    const w = jsonWires[i]
-    return JSON.parse(w.chunk.utf8Slice(w.start, w.end))
-  }, n)
-  const parseToString = measure((i) => {
-    const w = jsonWires[i]
-    return JSON.parse(w.chunk.toString('utf8', w.start, w.end))
-  }, n)
-  const decode = measure((i) => {
-    const w = wires[i]
-    return structured.decode(enc[i].codec, w.chunk, w.start, w.end)
-  }, n)
-  let rawV8 = ''
-  if (codecName === 'V8') {
-    const ser = measure((i) => v8.serialize(values[i]), n)
-    const de = measure((i) => {
+  const fns = {
+    stringify: (i) => JSON.stringify(values[i]),
+    encode: (i) => structured.encode(values[i]),
+    parse: (i) => {
+      const w = jsonWires[i]
+      return JSON.parse(w.chunk.utf8Slice(w.start, w.end))
+    },
+    parseToString: (i) => {
+      const w = jsonWires[i]
+      return JSON.parse(w.chunk.toString('utf8', w.start, w.end))
+    },
+    decode: (i) => {
+      const w = wires[i]
+      return structured.decode(enc[i].codec, w.chunk, w.start, w.end)
+    },
+  }
+  if (isV8) {
+    fns.v8serialize = (i) => v8.serialize(values[i])
+    fns.v8deserialize = (i) => {
       const w = wires[i]
       return v8.deserialize(w.chunk.subarray(w.start, w.end))
-    }, n)
-    rawV8 = `v8 raw: ${fmt(ser)} / ${fmt(de)}`
+    }
   }
-  rows.push({
+  const { ns, ratio } = measureAll(fns, n)
+  const row = {
     case: name,
-    codec: `${codecName} ${bytes} B`,
-    'JSON.stringify': fmt(stringify),
-    encode: fmt(encode),
-    'enc ratio': (encode / stringify).toFixed(2),
-    'json codec enc': fmt(jsonEncode),
-    'JSON.parse(utf8Slice)': fmt(parse),
-    'JSON.parse(toString)': fmt(parseToString),
-    decode: fmt(decode),
-    'dec ratio': (decode / parse).toFixed(2),
-    note: rawV8,
-  })
+    'codec, bytes': `${isV8 ? 'V8' : 'JSON'} ${wires[0].end - wires[0].start}`,
+    'JSON.stringify': fmt(ns.stringify),
+    encode: fmt(ns.encode),
+    'enc/stringify': ratio('encode', 'stringify').toFixed(2),
+    'JSON.parse(utf8Slice)': fmt(ns.parse),
+    'JSON.parse(toString)': fmt(ns.parseToString),
+    decode: fmt(ns.decode),
+    'dec/parse': ratio('decode', 'parse').toFixed(2),
+  }
+  if (isV8) {
+    row['v8.serialize'] = fmt(ns.v8serialize)
+    row['v8.deserialize'] = fmt(ns.v8deserialize)
+    row['enc/v8.ser'] = ratio('encode', 'v8serialize').toFixed(2)
+    row['dec/v8.deser'] = ratio('decode', 'v8deserialize').toFixed(2)
+  }
+  rows.push(row)
 }
 
-console.log(`node ${process.version}, ns/op, median of ${RUNS} runs of ${RUN_MS} ms (ratios vs plain JSON)`)
+console.log(
+  `node ${process.version}, ns/op, median of ${RUNS} interleaved rounds of ${RUN_MS} ms per function`,
+)
+console.log(
+  'for the V8 case, the JSON columns are the same value made lossy by JSON (Dates as strings, Map as {})',
+)
 console.table(rows)
 if (sink === 42) console.log('')

@@ -24,7 +24,12 @@ let dbCalls = 0
 async function loadDashboard(userId) {
   dbCalls++
   await sleep(LOADER_MS)
-  return { userId, name: `user ${userId}`, lastLogin: new Date(Date.UTC(2026, 0, userId % 28 + 1)), tags: new Set(['a', 'b']) }
+  return {
+    userId,
+    name: `user ${userId}`,
+    lastLogin: new Date(Date.UTC(2026, 0, (userId % 28) + 1)),
+    tags: new Set(['a', 'b']),
+  }
 }
 
 async function drive(label, call) {
@@ -45,21 +50,29 @@ async function drive(label, call) {
   const secs = (performance.now() - started) / 1000
   latencies.sort((a, b) => a - b)
   const p = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))].toFixed(2)
-  console.log(`${label.padEnd(10)} ${String(Math.round(REQUESTS / secs)).padStart(7)} req/s   p50 ${p(0.5).padStart(6)} ms   p99 ${p(0.99).padStart(6)} ms   db calls ${dbCalls}`)
+  console.log(
+    `${label.padEnd(10)} ${String(Math.round(REQUESTS / secs)).padStart(7)} req/s   p50 ${p(0.5).padStart(6)} ms   p99 ${p(0.99).padStart(6)} ms   db calls ${dbCalls}`,
+  )
 }
 
 const { url, how, stop } = await valkeyUrl()
 console.log(`ferrocache demo — store: ${how}`)
-console.log(`${REQUESTS} requests, ${CONCURRENCY} in flight, ${USERS} distinct inputs, loader ${LOADER_MS} ms\n`)
+console.log(
+  `${REQUESTS} requests, ${CONCURRENCY} in flight, ${USERS} distinct inputs, loader ${LOADER_MS} ms\n`,
+)
 const cache = new Cache({ url, prefix: `demo:${process.pid}:` })
 
 dbCalls = 0
 await drive('uncached', (id) => loadDashboard(id))
 dbCalls = 0
-await drive('cached', (id) => cache.getOrSet(`dashboard:${id}`, () => loadDashboard(id), { ttl: 60, grace: 300 }))
+await drive('cached', (id) =>
+  cache.getOrSet(`dashboard:${id}`, () => loadDashboard(id), { ttl: 60, grace: 300 }),
+)
 
 const s = cache.stats()
-console.log(`\nhit rate ${(s.hitRate * 100).toFixed(1)}%  loads ${s.loads}  coalesced ${s.coalesced}  errors ${s.errors}`)
+console.log(
+  `\nhit rate ${(s.hitRate * 100).toFixed(1)}%  loads ${s.loads}  coalesced ${s.coalesced}  errors ${s.errors}`,
+)
 console.log(`health: ${JSON.stringify(await cache.health())}`)
 await cache.clear()
 await cache.close()

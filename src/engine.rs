@@ -4,12 +4,12 @@
 use crate::backend::{execute, Settings, Store};
 use crate::client::{NodeConfig, NodePool};
 use crate::completion::CompletionQueue;
-#[cfg(test)]
-use crate::error::ErrorKind;
-use crate::error::{CacheError, Result};
-use crate::frame::parse_requests;
+use crate::error::{CacheError, ErrorKind, Result};
+use crate::frame::{parse_requests, Completion};
 use crate::memory::MemoryStore;
 use crate::stats::Stats;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,7 +90,15 @@ impl Engine {
     self.inflight.fetch_add(1, Ordering::AcqRel);
     let me = self.clone();
     self.handle.spawn(async move {
-      let done = execute(&me.store, &me.settings, &me.stats, &batch, &reqs).await;
+      // A panic must never strand a request: every id still gets a completion.
+      let run = AssertUnwindSafe(execute(&me.store, &me.settings, &me.stats, &batch, &reqs));
+      let done = run.catch_unwind().await.unwrap_or_else(|_| {
+        let err = CacheError::new(
+          ErrorKind::Internal,
+          "the engine failed on this request (a bug: please report it)",
+        );
+        reqs.iter().map(|r| Completion::error(r.id, &err)).collect()
+      });
       me.queue.push_all(done);
       if me.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
         me.idle.notify_waiters();

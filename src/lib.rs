@@ -28,6 +28,8 @@ static RUNTIME: OnceCell<tokio::runtime::Handle> = OnceCell::new();
 fn runtime() -> napi::Result<tokio::runtime::Handle> {
   RUNTIME
     .get_or_try_init(|| {
+      // TLS (rediss://) uses rustls with the ring provider; install it once for the process.
+      let _ = rustls::crypto::ring::default_provider().install_default();
       let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("ferrocache-io")

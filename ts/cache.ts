@@ -175,7 +175,13 @@ export class Cache {
       throw fromNative(e)
     }
     const counters = { loads: 0, loadErrors: 0, coalesced: 0, lockWaits: 0, staleServed: 0 }
-    const flights = new SingleFlight(transport, codec, counters, opts.url !== undefined, opts.connectTimeoutMs)
+    const flights = new SingleFlight(
+      transport,
+      codec,
+      counters,
+      opts.url !== undefined,
+      opts.connectTimeoutMs,
+    )
     this.shared = { opts, codec, transport, counters, flights }
     this.prefix = opts.prefix
   }
@@ -229,7 +235,11 @@ export class Cache {
    * const user = await cache.getOrSet(`user:${id}`, () => db.user.find(id), { ttl: 60, grace: 600 })
    * ```
    */
-  getOrSet<T>(key: string, loader: (ctx: LoaderContext) => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
+  getOrSet<T>(
+    key: string,
+    loader: (ctx: LoaderContext) => T | Promise<T>,
+    options?: GetOrSetOptions,
+  ): Promise<T> {
     if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
     if (typeof loader !== 'function') {
       return Promise.reject(new InvalidOptionError('getOrSet(key, loader): loader must be a function'))
@@ -245,11 +255,14 @@ export class Cache {
 
   private planOf(o: GetOrSetOptions | undefined): Plan {
     const ttlMs = this.ttlOf(o)
-    if (o === undefined) return { ttlMs, graceMs: 0, lockTtlMs: 5000, lockWaitMs: 10_000, hardTimeoutMs: 30_000 }
+    if (o === undefined)
+      return { ttlMs, graceMs: 0, lockTtlMs: 5000, lockWaitMs: 10_000, hardTimeoutMs: 30_000 }
     const ms = (name: string, v: unknown, d: number): number => {
       if (v === undefined) return d
       if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-        throw new InvalidOptionError(`option \`${name}\` must be a number of milliseconds > 0, got ${String(v)}`)
+        throw new InvalidOptionError(
+          `option \`${name}\` must be a number of milliseconds > 0, got ${String(v)}`,
+        )
       }
       return Math.ceil(v)
     }
@@ -316,9 +329,11 @@ export class Cache {
    * ```
    */
   async setMany(entries: SetManyEntry[]): Promise<void> {
-    if (!Array.isArray(entries)) throw new InvalidValueError('setMany takes an array of { key, value } entries')
+    if (!Array.isArray(entries))
+      throw new InvalidValueError('setMany takes an array of { key, value } entries')
     const prepared = entries.map((e, i) => {
-      if (typeof e !== 'object' || e === null) throw new InvalidValueError(`setMany entry ${i} is not an object`)
+      if (typeof e !== 'object' || e === null)
+        throw new InvalidValueError(`setMany entry ${i} is not an object`)
       if (typeof e.key !== 'string' || e.key === '') throw keyError(e.key)
       try {
         return { key: this.prefix + e.key, ttlMs: this.ttlOf(e), encoded: this.shared.codec.encode(e.value) }

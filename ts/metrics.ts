@@ -34,7 +34,10 @@ export function renderMetrics(stats: CacheStats, health: HealthReport, prefix: s
   }
   lines.push('# HELP ferrocache_up 1 when the store answers a ping.', '# TYPE ferrocache_up gauge')
   lines.push(`ferrocache_up${label} ${health.ok ? 1 : 0}`)
-  lines.push('# HELP ferrocache_ping_ms Last ping round trip in milliseconds.', '# TYPE ferrocache_ping_ms gauge')
+  lines.push(
+    '# HELP ferrocache_ping_ms Last ping round trip in milliseconds.',
+    '# TYPE ferrocache_ping_ms gauge',
+  )
   lines.push(`ferrocache_ping_ms${label} ${health.ok ? health.latencyMs : 'NaN'}`)
   return lines.join('\n') + '\n'
 }

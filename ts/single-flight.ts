@@ -37,7 +37,8 @@ export type Loader = (ctx: LoaderContext) => unknown
 export const BUS_CHANNEL = '__ferrocache:loaded'
 const BUS_ID = 0xffffffff
 const BUS_MESSAGE = 0
-const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+const RELEASE =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
 const RENEW =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
 
@@ -205,11 +206,14 @@ export class SingleFlight {
     const ctx = new Context(plan.ttlMs, stale?.value)
     let renew: NodeJS.Timeout | undefined
     if (lease !== undefined) {
-      renew = setInterval(() => {
-        this.t
-          .command(lease.lockKey, ['EVAL', RENEW, '1', lease.lockKey, lease.token, String(plan.lockTtlMs)])
-          .catch(() => {})
-      }, Math.max(10, Math.floor(plan.lockTtlMs / 3)))
+      renew = setInterval(
+        () => {
+          this.t
+            .command(lease.lockKey, ['EVAL', RENEW, '1', lease.lockKey, lease.token, String(plan.lockTtlMs)])
+            .catch(() => {})
+        },
+        Math.max(10, Math.floor(plan.lockTtlMs / 3)),
+      )
       renew.unref()
     }
     const loading = callLoader(loader, ctx, plan.hardTimeoutMs)
@@ -246,7 +250,13 @@ export class SingleFlight {
   }
 
   /** Writes the loaded value, tells waiters everywhere, and releases the lease: one round trip. */
-  private async store(key: string, value: unknown, ctx: Context, plan: Plan, lease?: Lease): Promise<unknown> {
+  private async store(
+    key: string,
+    value: unknown,
+    ctx: Context,
+    plan: Plan,
+    lease?: Lease,
+  ): Promise<unknown> {
     let encoded: Encoded
     try {
       if (value === undefined) {
