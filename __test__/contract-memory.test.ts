@@ -4,3 +4,6 @@ contractSuite('memory', () => ({}))
 import { getOrSetSuite } from './get-or-set'
 
 getOrSetSuite('memory', () => ({}))
+import { tagSuite } from './tags'
+
+tagSuite('memory', () => ({}))

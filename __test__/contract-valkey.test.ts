@@ -5,3 +5,6 @@ contractSuite('valkey', () => ({ url: inject('valkeyUrl') }))
 import { getOrSetSuite } from './get-or-set'
 
 getOrSetSuite('valkey', () => ({ url: inject('valkeyUrl') }))
+import { tagSuite } from './tags'
+
+tagSuite('valkey', () => ({ url: inject('valkeyUrl') }))

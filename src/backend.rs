@@ -1,14 +1,15 @@
 //! Executes a parsed batch against the store: Valkey (one pipeline, one round trip) or the
-//! in-process memory store. Seals values on the way in; replies are turned into completions by
-//! `reply`.
+//! in-process memory store. Seals values on the way in; checks envelopes (and tag markers) on the
+//! way out.
 
 use crate::client::NodePool;
-use crate::codec::{self, Compression};
+use crate::codec::{self, Compression, Meta, Opened};
 use crate::error::{CacheError, ErrorKind};
 use crate::frame::{Completion, Op, Request};
 use crate::memory::MemoryStore;
-use crate::reply::{command_reply, now_ms, stored_value, unexpected};
+use crate::reply::{command_reply, finish_read, now_ms, open_stored, unexpected};
 use crate::stats::Stats;
+use crate::tags::{read_markers, still_valid, Markers};
 use redis::Value;
 
 pub enum Store {
@@ -31,6 +32,16 @@ struct Ready<'a> {
   sealed: Vec<u8>,
 }
 
+/// A result, or a read whose tags still have to be checked.
+enum Outcome {
+  Done(Completion),
+  Tagged {
+    id: u32,
+    stored: Vec<u8>,
+    opened: Opened,
+  },
+}
+
 pub async fn execute(
   store: &Store,
   settings: &Settings,
@@ -38,10 +49,22 @@ pub async fn execute(
   buf: &[u8],
   reqs: &[Request],
 ) -> Vec<Completion> {
+  let tag_keys: Vec<&[u8]> = reqs
+    .iter()
+    .flat_map(|r| match &r.op {
+      Op::Set { tags, .. } => tags.iter().map(|t| &buf[t.clone()]).collect(),
+      _ => Vec::new(),
+    })
+    .collect();
+  let seen = if tag_keys.is_empty() {
+    Ok(Markers::new())
+  } else {
+    read_markers(store, tag_keys).await
+  };
   let mut done = Vec::with_capacity(reqs.len());
   let mut ready = Vec::with_capacity(reqs.len());
   for r in reqs {
-    match prepare(settings, stats, buf, r) {
+    match prepare(settings, stats, buf, r, &seen) {
       Ok(p) => ready.push(p),
       Err(e) => {
         Stats::add(&stats.errors, 1);
@@ -49,12 +72,14 @@ pub async fn execute(
       }
     }
   }
-  match store {
+  let outcomes = match store {
     Store::Memory(m) => ready
       .into_iter()
-      .for_each(|r| done.push(run_memory(m, settings, stats, r))),
-    Store::Valkey(pool) => run_valkey(pool, settings, stats, buf, ready, &mut done).await,
-  }
+      .map(|r| run_memory(m, settings, stats, r))
+      .collect(),
+    Store::Valkey(pool) => run_valkey(pool, settings, stats, buf, ready).await,
+  };
+  check_tags(store, stats, outcomes, &mut done).await;
   done
 }
 
@@ -63,6 +88,7 @@ fn prepare<'a>(
   stats: &Stats,
   buf: &'a [u8],
   r: &'a Request,
+  seen: &std::result::Result<Markers, CacheError>,
 ) -> Result<Ready<'a>, CacheError> {
   let key = &buf[r.key.clone()];
   let keyless = matches!(r.op, Op::Command { .. });
@@ -81,6 +107,7 @@ fn prepare<'a>(
     codec,
     value,
     fresh_ms,
+    tags,
     ..
   } = &r.op
   {
@@ -95,8 +122,19 @@ fn prepare<'a>(
         ),
       ));
     }
-    let fresh_until = fresh_ms.map(|ms| now_ms() + ms);
-    let (bytes, packed) = codec::seal(*codec, payload, settings.compression, fresh_until);
+    let mut snapshot: Vec<(&[u8], &[u8])> = Vec::with_capacity(tags.len());
+    if !tags.is_empty() {
+      let markers = seen.as_ref().map_err(Clone::clone)?;
+      for t in tags {
+        let k = &buf[t.clone()];
+        snapshot.push((k, markers.get(k).map(Vec::as_slice).unwrap_or_default()));
+      }
+    }
+    let meta = Meta {
+      fresh_until: fresh_ms.map(|ms| now_ms() + ms),
+      tags: &snapshot,
+    };
+    let (bytes, packed) = codec::seal(*codec, payload, settings.compression, meta);
     if packed {
       Stats::add(&stats.compressed_writes, 1);
     }
@@ -121,11 +159,22 @@ fn count_write(stats: &Stats, r: &Ready) {
   }
 }
 
-fn run_memory(m: &MemoryStore, settings: &Settings, stats: &Stats, r: Ready) -> Completion {
+/// A read value: done when untagged (or unreadable), deferred when its tags need checking.
+fn read(settings: &Settings, stats: &Stats, id: u32, stored: Vec<u8>) -> Outcome {
+  match open_stored(settings, stats, &stored) {
+    None => Outcome::Done(Completion::miss(id)),
+    Some(opened) if opened.tags.is_empty() => {
+      Outcome::Done(finish_read(stats, id, stored, opened, true))
+    }
+    Some(opened) => Outcome::Tagged { id, stored, opened },
+  }
+}
+
+fn run_memory(m: &MemoryStore, settings: &Settings, stats: &Stats, r: Ready) -> Outcome {
   count_write(stats, &r);
-  match r.op {
+  Outcome::Done(match r.op {
     Op::Get => match m.get(r.key) {
-      Some(stored) => stored_value(settings, stats, r.id, stored),
+      Some(stored) => return read(settings, stats, r.id, stored),
       None => {
         Stats::add(&stats.misses, 1);
         Completion::miss(r.id)
@@ -144,7 +193,7 @@ fn run_memory(m: &MemoryStore, settings: &Settings, stats: &Stats, r: Ready) -> 
         "raw commands need Valkey (memory-only mode has none)",
       ),
     ),
-  }
+  })
 }
 
 async fn run_valkey(
@@ -153,10 +202,9 @@ async fn run_valkey(
   stats: &Stats,
   buf: &[u8],
   ready: Vec<Ready<'_>>,
-  done: &mut Vec<Completion>,
-) {
+) -> Vec<Outcome> {
   if ready.is_empty() {
-    return;
+    return Vec::new();
   }
   let mut pipe = redis::pipe();
   for r in &ready {
@@ -178,11 +226,11 @@ async fn run_valkey(
     };
   }
   match pool.pipeline(&pipe, ready.len()).await {
-    Ok(values) if values.len() == ready.len() => {
-      for (r, v) in ready.into_iter().zip(values) {
-        done.push(reply(settings, stats, r, v));
-      }
-    }
+    Ok(values) if values.len() == ready.len() => ready
+      .into_iter()
+      .zip(values)
+      .map(|(r, v)| reply(settings, stats, r, v))
+      .collect(),
     Ok(values) => {
       let err = CacheError::new(
         ErrorKind::Internal,
@@ -192,31 +240,37 @@ async fn run_valkey(
           ready.len()
         ),
       );
-      fail_all(stats, ready, &err, done);
+      fail_all(stats, ready, &err)
     }
-    Err(err) => fail_all(stats, ready, &err, done),
+    Err(err) => fail_all(stats, ready, &err),
   }
 }
 
-fn fail_all(stats: &Stats, ready: Vec<Ready<'_>>, err: &CacheError, done: &mut Vec<Completion>) {
+fn fail_all(stats: &Stats, ready: Vec<Ready<'_>>, err: &CacheError) -> Vec<Outcome> {
   Stats::add(&stats.errors, ready.len() as u64);
-  for r in ready {
-    if matches!(r.op, Op::Get) {
-      Stats::add(&stats.misses, 1);
-    }
-    done.push(Completion::error(r.id, err));
-  }
+  ready
+    .into_iter()
+    .map(|r| {
+      if matches!(r.op, Op::Get) {
+        Stats::add(&stats.misses, 1);
+      }
+      Outcome::Done(Completion::error(r.id, err))
+    })
+    .collect()
 }
 
-fn reply(settings: &Settings, stats: &Stats, r: Ready, v: Value) -> Completion {
+fn reply(settings: &Settings, stats: &Stats, r: Ready, v: Value) -> Outcome {
   if let Value::ServerError(e) = &v {
     Stats::add(&stats.errors, 1);
-    return Completion::error(r.id, &CacheError::from(redis::RedisError::from(e.clone())));
+    return Outcome::Done(Completion::error(
+      r.id,
+      &CacheError::from(redis::RedisError::from(e.clone())),
+    ));
   }
   count_write(stats, &r);
-  match (r.op, v) {
+  Outcome::Done(match (r.op, v) {
     (Op::Command { .. }, v) => command_reply(r.id, v),
-    (Op::Get, Value::BulkString(stored)) => stored_value(settings, stats, r.id, stored),
+    (Op::Get, Value::BulkString(stored)) => return read(settings, stats, r.id, stored),
     (Op::Get, _) => {
       Stats::add(&stats.misses, 1);
       Completion::miss(r.id)
@@ -224,5 +278,46 @@ fn reply(settings: &Settings, stats: &Stats, r: Ready, v: Value) -> Completion {
     (Op::Delete | Op::Exists, Value::Int(n)) => Completion::flag(r.id, n > 0),
     (Op::Set { .. }, Value::Okay) => Completion::ok(r.id),
     (_, other) => unexpected(r.id, &other),
+  })
+}
+
+/// Reads the markers of all tagged reads in one go and finishes them. Markers that cannot be
+/// read make the entry invalid: never serve what might have been invalidated.
+async fn check_tags(
+  store: &Store,
+  stats: &Stats,
+  outcomes: Vec<Outcome>,
+  done: &mut Vec<Completion>,
+) {
+  let mut keys: Vec<&[u8]> = Vec::new();
+  for o in &outcomes {
+    if let Outcome::Tagged { stored, opened, .. } = o {
+      keys.extend(opened.tags.iter().map(|(k, _)| &stored[k.clone()]));
+    }
+  }
+  let markers = if keys.is_empty() {
+    Ok(Markers::new())
+  } else {
+    read_markers(store, keys).await
+  };
+  if markers.is_err() {
+    Stats::add(&stats.errors, 1);
+  }
+  for o in outcomes {
+    match o {
+      Outcome::Done(c) => done.push(c),
+      Outcome::Tagged { id, stored, opened } => {
+        let valid = markers.as_ref().is_ok_and(|m| {
+          still_valid(
+            m,
+            opened
+              .tags
+              .iter()
+              .map(|(k, v)| (&stored[k.clone()], &stored[v.clone()])),
+          )
+        });
+        done.push(finish_read(stats, id, stored, opened, valid));
+      }
+    }
   }
 }

@@ -11,6 +11,14 @@ const FLAG_LZ4: u8 = 0x10;
 /// The header is followed by 8 bytes: epoch milliseconds until which the value is fresh (after
 /// that it is stale: servable only within grace).
 const FLAG_FRESH_UNTIL: u8 = 0x20;
+/// Then the entry's tags: count u16, and per tag: marker key (len u16 + bytes) and the marker
+/// value seen when the entry was written (len u8 + bytes; empty = no marker). The entry is valid
+/// while every marker still holds that value.
+const FLAG_TAGS: u8 = 0x40;
+const KNOWN_FLAGS: u8 = CODEC_MASK | FLAG_LZ4 | FLAG_FRESH_UNTIL | FLAG_TAGS;
+
+/// A tag of an entry: the marker key and the marker value seen at write time.
+pub type TagSnapshot<'a> = (&'a [u8], &'a [u8]);
 const CODEC_MASK: u8 = 0x0F;
 
 /// Compression settings: `None` turns compression off.
@@ -28,40 +36,59 @@ pub enum Rejected {
   Corrupt(&'static str),
 }
 
+/// Everything the envelope carries besides the payload.
+#[derive(Default, Clone, Copy)]
+pub struct Meta<'a> {
+  /// Epoch ms when the value turns stale (servable only within grace after that).
+  pub fresh_until: Option<u64>,
+  pub tags: &'a [TagSnapshot<'a>],
+}
+
 /// Wraps a serialized payload into the stored form; compresses it when worthwhile.
 /// Returns the stored bytes and whether they were compressed.
-/// `fresh_until` (epoch ms), when set, marks the moment the value turns stale.
 pub fn seal(
   codec: u8,
   payload: &[u8],
   compression: Option<Compression>,
-  fresh_until: Option<u64>,
+  meta: Meta,
 ) -> (Vec<u8>, bool) {
   if let Some(c) = compression {
     if payload.len() >= c.threshold {
       let packed = lz4_flex::block::compress_prepend_size(payload);
       // Only keep it when it saves at least 1/8: otherwise reading pays for nothing.
       if packed.len() + packed.len() / 8 < payload.len() {
-        return (frame(codec | FLAG_LZ4, &packed, fresh_until), true);
+        return (frame(codec | FLAG_LZ4, &packed, meta), true);
       }
     }
   }
-  (frame(codec, payload, fresh_until), false)
+  (frame(codec, payload, meta), false)
 }
 
-fn frame(mut flags: u8, body: &[u8], fresh_until: Option<u64>) -> Vec<u8> {
-  let mut out = Vec::with_capacity(HEADER_LEN + 8 + body.len());
-  if fresh_until.is_some() {
-    flags |= FLAG_FRESH_UNTIL;
-  }
+fn frame(mut flags: u8, body: &[u8], meta: Meta) -> Vec<u8> {
+  let tag_bytes: usize = meta.tags.iter().map(|(k, v)| 3 + k.len() + v.len()).sum();
+  let mut out = Vec::with_capacity(HEADER_LEN + 10 + tag_bytes + body.len());
   out.extend_from_slice(&MAGIC);
   out.push(FORMAT_VERSION);
-  out.push(flags);
-  out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
-  if let Some(t) = fresh_until {
+  out.push(0);
+  out.extend_from_slice(&[0; 4]);
+  if let Some(t) = meta.fresh_until {
+    flags |= FLAG_FRESH_UNTIL;
     out.extend_from_slice(&t.to_le_bytes());
   }
+  if !meta.tags.is_empty() {
+    flags |= FLAG_TAGS;
+    out.extend_from_slice(&(meta.tags.len() as u16).to_le_bytes());
+    for (key, seen) in meta.tags {
+      out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+      out.extend_from_slice(key);
+      out.push(seen.len() as u8);
+      out.extend_from_slice(seen);
+    }
+  }
   out.extend_from_slice(body);
+  out[3] = flags;
+  let crc = crc32fast::hash(&out[HEADER_LEN..]);
+  out[4..8].copy_from_slice(&crc.to_le_bytes());
   out
 }
 
@@ -71,6 +98,8 @@ fn frame(mut flags: u8, body: &[u8], fresh_until: Option<u64>) -> Vec<u8> {
 pub struct Opened {
   pub codec: u8,
   pub fresh_until: Option<u64>,
+  /// (marker key, marker value seen) ranges into the stored bytes.
+  pub tags: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
   /// `Some` when the payload had to be decompressed; otherwise it is `stored[start..]`.
   pub unpacked: Option<Vec<u8>>,
   pub start: usize,
@@ -86,26 +115,46 @@ pub fn open(stored: &[u8], max_len: usize) -> Result<Opened, Rejected> {
   }
   let flags = stored[3];
   let codec = flags & CODEC_MASK;
-  if codec == 0 || flags & !(CODEC_MASK | FLAG_LZ4 | FLAG_FRESH_UNTIL) != 0 {
+  if codec == 0 || flags & !KNOWN_FLAGS != 0 {
     return Err(Rejected::Corrupt("unknown flags"));
   }
   let crc = u32::from_le_bytes([stored[4], stored[5], stored[6], stored[7]]);
-  let mut start = HEADER_LEN;
-  let mut fresh_until = None;
-  if flags & FLAG_FRESH_UNTIL != 0 {
-    let t = stored
-      .get(HEADER_LEN..HEADER_LEN + 8)
-      .ok_or(Rejected::Corrupt("short header"))?;
-    fresh_until = Some(u64::from_le_bytes(t.try_into().unwrap_or([0; 8])));
-    start += 8;
-  }
-  let body = &stored[start..];
-  if crc32fast::hash(body) != crc {
+  if crc32fast::hash(&stored[HEADER_LEN..]) != crc {
     return Err(Rejected::Checksum);
   }
+  let mut at = HEADER_LEN;
+  let mut take = |n: usize| -> Result<std::ops::Range<usize>, Rejected> {
+    let end = at + n;
+    if end > stored.len() {
+      return Err(Rejected::Corrupt("short header"));
+    }
+    let r = at..end;
+    at = end;
+    Ok(r)
+  };
+  let mut fresh_until = None;
+  if flags & FLAG_FRESH_UNTIL != 0 {
+    let r = take(8)?;
+    fresh_until = Some(u64::from_le_bytes(stored[r].try_into().unwrap_or([0; 8])));
+  }
+  let mut tags = Vec::new();
+  if flags & FLAG_TAGS != 0 {
+    let r = take(2)?;
+    let count = u16::from_le_bytes([stored[r.start], stored[r.start + 1]]);
+    for _ in 0..count {
+      let r = take(2)?;
+      let key = take(u16::from_le_bytes([stored[r.start], stored[r.start + 1]]) as usize)?;
+      let r = take(1)?;
+      let seen = take(stored[r.start] as usize)?;
+      tags.push((key, seen));
+    }
+  }
+  let start = at;
+  let body = &stored[start..];
   let mut opened = Opened {
     codec,
     fresh_until,
+    tags,
     unpacked: None,
     start,
   };
@@ -154,14 +203,27 @@ mod tests {
   #[test]
   fn round_trips_plain_and_compressed() {
     let small = b"{\"a\":1}".to_vec();
-    let (stored, packed) = seal(1, &small, Some(Compression { threshold: 1024 }), None);
+    let (stored, packed) = seal(
+      1,
+      &small,
+      Some(Compression { threshold: 1024 }),
+      Meta::default(),
+    );
     assert!(!packed);
     let opened = open(&stored, 1 << 20).unwrap();
     assert_eq!((opened.codec, opened.fresh_until), (1, None));
     assert_eq!(opened.payload(&stored), small.as_slice());
 
     let big = json_like(500);
-    let (stored, packed) = seal(2, &big, Some(Compression { threshold: 1024 }), Some(1234));
+    let (stored, packed) = seal(
+      2,
+      &big,
+      Some(Compression { threshold: 1024 }),
+      Meta {
+        fresh_until: Some(1234),
+        tags: &[(b"tag:a", b"v1"), (b"tag:b", b"")],
+      },
+    );
     assert!(packed);
     assert!(
       stored.len() * 3 < big.len(),
@@ -169,7 +231,31 @@ mod tests {
     );
     let opened = open(&stored, 1 << 20).unwrap();
     assert_eq!((opened.codec, opened.fresh_until), (2, Some(1234)));
+    let tags: Vec<(&[u8], &[u8])> = opened
+      .tags
+      .iter()
+      .map(|(k, v)| (&stored[k.clone()], &stored[v.clone()]))
+      .collect();
+    assert_eq!(
+      tags,
+      vec![(&b"tag:a"[..], &b"v1"[..]), (&b"tag:b"[..], &b""[..])]
+    );
     assert_eq!(opened.payload(&stored), big.as_slice());
+  }
+
+  #[test]
+  fn a_flipped_header_byte_is_caught() {
+    let (mut stored, _) = seal(
+      1,
+      b"{}",
+      None,
+      Meta {
+        fresh_until: Some(99),
+        tags: &[(b"k", b"v")],
+      },
+    );
+    stored[HEADER_LEN] ^= 1; // inside fresh_until
+    assert_eq!(open(&stored, 100), Err(Rejected::Checksum));
   }
 
   #[test]
@@ -183,7 +269,12 @@ mod tests {
         (x >> 24) as u8
       })
       .collect();
-    let (stored, packed) = seal(1, &noise, Some(Compression { threshold: 16 }), None);
+    let (stored, packed) = seal(
+      1,
+      &noise,
+      Some(Compression { threshold: 16 }),
+      Meta::default(),
+    );
     assert!(!packed);
     assert_eq!(stored.len(), noise.len() + HEADER_LEN);
   }
@@ -192,15 +283,28 @@ mod tests {
   fn rejects_foreign_corrupt_and_future_values() {
     assert_eq!(open(b"{\"plain\":\"json\"}", 100), Err(Rejected::Foreign));
     assert_eq!(open(b"", 100), Err(Rejected::Foreign));
-    let (mut stored, _) = seal(1, b"hello world", None, Some(7));
+    let (mut stored, _) = seal(
+      1,
+      b"hello world",
+      None,
+      Meta {
+        fresh_until: Some(7),
+        tags: &[],
+      },
+    );
     let last = stored.len() - 1;
     stored[last] ^= 1;
     assert_eq!(open(&stored, 100), Err(Rejected::Checksum));
-    let (mut future, _) = seal(1, b"x", None, None);
+    let (mut future, _) = seal(1, b"x", None, Meta::default());
     future[2] = 9;
     assert_eq!(open(&future, 100), Err(Rejected::FutureVersion(9)));
     let big = json_like(100);
-    let (stored, _) = seal(1, &big, Some(Compression { threshold: 10 }), None);
+    let (stored, _) = seal(
+      1,
+      &big,
+      Some(Compression { threshold: 10 }),
+      Meta::default(),
+    );
     assert_eq!(
       open(&stored, 100),
       Err(Rejected::Corrupt("declared size over the limit"))

@@ -128,6 +128,12 @@ impl Engine {
     Ok(())
   }
 
+  /// Invalidates tags (full marker keys): every entry carrying one of them stops being fresh.
+  pub async fn invalidate_tags(&self, marker_keys: &[Vec<u8>], marker_ttl: Duration) -> Result<()> {
+    self.check_open()?;
+    crate::tags::invalidate(&self.store, marker_keys, marker_ttl.as_millis() as u64).await
+  }
+
   /// Round-trip time of a PING (zero in memory mode).
   pub async fn ping(&self) -> Result<Duration> {
     self.check_open()?;
@@ -221,6 +227,7 @@ mod tests {
       b.push(1);
       b.extend_from_slice(&(v.len() as u32).to_le_bytes());
       b.extend_from_slice(v);
+      b.extend_from_slice(&0u16.to_le_bytes());
     }
     b
   }

@@ -2,7 +2,7 @@
 //! of completions (Rust → JS). One Buffer per crossing instead of one object per command.
 //!
 //! Request, repeated:  op u8 | id u32 | key_len u32 | key | op fields
-//!   SET:     ttl_ms f64 | fresh_ms f64 | codec u8 | len u32 | value
+//!   SET:     ttl_ms f64 | fresh_ms f64 | codec u8 | len u32 | value | tags u16 | (len u16 | marker key) * tags
 //!   COMMAND: argc u32 | (len u32 | arg) * argc      (key = routing key, may be empty)
 //! Completion chunk:   count u32 | more u8 | then per item: id u32 | status u8 | tag u8 | len u32 | bytes
 //! All integers little-endian. `ttl_ms` ≤ 0 means "no expiry"; `fresh_ms` > 0 marks the value
@@ -38,6 +38,8 @@ pub enum Op {
     fresh_ms: Option<u64>,
     codec: u8,
     value: Range<usize>,
+    /// Marker keys of the entry's tags.
+    tags: Vec<Range<usize>>,
   },
   Delete,
   Exists,
@@ -72,6 +74,13 @@ impl Reader<'_> {
   }
   fn u8(&mut self) -> Result<u8> {
     Ok(self.buf[self.take(1)?.start])
+  }
+  fn u16(&mut self) -> Result<u16> {
+    let r = self.take(2)?;
+    Ok(u16::from_le_bytes([
+      self.buf[r.start],
+      self.buf[r.start + 1],
+    ]))
   }
   fn u32(&mut self) -> Result<u32> {
     let r = self.take(4)?;
@@ -117,11 +126,18 @@ pub fn parse_requests(buf: &[u8]) -> Result<Vec<Request>> {
         let codec = r.u8()?;
         let len = r.u32()? as usize;
         let value = r.take(len)?;
+        let count = r.u16()? as usize;
+        let mut tags = Vec::with_capacity(count);
+        for _ in 0..count {
+          let len = r.u16()? as usize;
+          tags.push(r.take(len)?);
+        }
         Op::Set {
           ttl_ms,
           fresh_ms,
           codec,
           value,
+          tags,
         }
       }
       OP_COMMAND => {
@@ -243,6 +259,9 @@ mod tests {
     buf.push(1);
     buf.extend_from_slice(&3u32.to_le_bytes());
     buf.extend_from_slice(b"{1}");
+    buf.extend_from_slice(&1u16.to_le_bytes());
+    buf.extend_from_slice(&2u16.to_le_bytes());
+    buf.extend_from_slice(b"t1");
     push_key(&mut buf, OP_DELETE, 9, b"a:3");
     push_key(&mut buf, OP_COMMAND, 10, b"");
     buf.extend_from_slice(&2u32.to_le_bytes());
@@ -270,7 +289,9 @@ mod tests {
         fresh_ms,
         codec,
         value,
+        tags,
       } => {
+        assert_eq!(&buf[tags[0].clone()], b"t1");
         assert_eq!(*ttl_ms, Some(1500));
         assert_eq!(*fresh_ms, None);
         assert_eq!(*codec, 1);

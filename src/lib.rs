@@ -13,6 +13,7 @@ mod glob;
 mod memory;
 mod reply;
 mod stats;
+mod tags;
 
 use napi::bindgen_prelude::{Buffer, Function};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -170,6 +171,18 @@ impl NativeEngine {
   #[napi]
   pub fn subscribe(&self, channel: String) -> napi::Result<()> {
     self.inner.subscribe(channel.into_bytes()).map_err(to_js)
+  }
+
+  /// Invalidates tags given as full marker keys; markers live `markerTtlMs` milliseconds.
+  #[napi]
+  pub async fn invalidate_tags(
+    &self,
+    marker_keys: Vec<String>,
+    marker_ttl_ms: f64,
+  ) -> napi::Result<()> {
+    let keys: Vec<Vec<u8>> = marker_keys.into_iter().map(String::into_bytes).collect();
+    let ttl = Duration::from_millis(marker_ttl_ms.max(1.0) as u64);
+    self.inner.invalidate_tags(&keys, ttl).await.map_err(to_js)
   }
 
   /// PING round trip in milliseconds (0 in memory mode). Rejects when the server is unreachable.

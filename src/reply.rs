@@ -2,7 +2,7 @@
 //! generic command replies (integers, bulk strings, status, nested arrays as JSON).
 
 use crate::backend::Settings;
-use crate::codec;
+use crate::codec::{self, Opened};
 use crate::error::{CacheError, ErrorKind};
 use crate::frame::{
   Completion, REPLY_BULK, REPLY_INT, REPLY_JSON, REPLY_STATUS, STATUS_HIT, STATUS_STALE,
@@ -18,19 +18,34 @@ pub fn now_ms() -> u64 {
     .unwrap_or(0)
 }
 
-/// A stored value becomes a hit (or a stale hit past its fresh time), or a counted miss when it
-/// is foreign or corrupt — never an error in user code, never a wrong value.
-pub fn stored_value(settings: &Settings, stats: &Stats, id: u32, stored: Vec<u8>) -> Completion {
+/// Checks a stored value's envelope. A foreign or corrupt value is `None`: a counted miss —
+/// never an error in user code, never a wrong value.
+pub fn open_stored(settings: &Settings, stats: &Stats, stored: &[u8]) -> Option<Opened> {
   Stats::add(&stats.bytes_read, stored.len() as u64);
-  let opened = match codec::open(&stored, settings.max_value_bytes) {
-    Ok(o) => o,
+  match codec::open(stored, settings.max_value_bytes) {
+    Ok(o) => Some(o),
     Err(_) => {
       Stats::add(&stats.misses, 1);
       Stats::add(&stats.errors, 1);
-      return Completion::miss(id);
+      None
     }
-  };
-  let stale = opened.fresh_until.is_some_and(|t| t <= now_ms());
+  }
+}
+
+/// Finishes a read: a hit, a stale hit (past its fresh time, or invalidated by a tag while it
+/// has grace), or a miss (invalidated without grace).
+pub fn finish_read(
+  stats: &Stats,
+  id: u32,
+  stored: Vec<u8>,
+  opened: Opened,
+  tags_valid: bool,
+) -> Completion {
+  let stale = !tags_valid || opened.fresh_until.is_some_and(|t| t <= now_ms());
+  if !tags_valid && opened.fresh_until.is_none() {
+    Stats::add(&stats.misses, 1);
+    return Completion::miss(id);
+  }
   let status = if stale {
     Stats::add(&stats.misses, 1);
     STATUS_STALE
@@ -41,6 +56,15 @@ pub fn stored_value(settings: &Settings, stats: &Stats, id: u32, stored: Vec<u8>
   match opened.unpacked {
     Some(v) => Completion::with_status(id, status, opened.codec, v, 0),
     None => Completion::with_status(id, status, opened.codec, stored, opened.start),
+  }
+}
+
+/// `open_stored` + `finish_read` for values without tags to check.
+#[cfg(test)]
+pub fn stored_value(settings: &Settings, stats: &Stats, id: u32, stored: Vec<u8>) -> Completion {
+  match open_stored(settings, stats, &stored) {
+    Some(opened) => finish_read(stats, id, stored, opened, true),
+    None => Completion::miss(id),
   }
 }
 
@@ -151,9 +175,25 @@ mod tests {
       max_key_bytes: 100,
     };
     let stats = Stats::default();
-    let (old, _) = codec::seal(1, b"1", None, Some(now_ms() - 10));
+    let (old, _) = codec::seal(
+      1,
+      b"1",
+      None,
+      codec::Meta {
+        fresh_until: Some(now_ms() - 10),
+        tags: &[],
+      },
+    );
     assert_eq!(stored_value(&settings, &stats, 1, old).status, STATUS_STALE);
-    let (fresh, _) = codec::seal(1, b"1", None, Some(now_ms() + 60_000));
+    let (fresh, _) = codec::seal(
+      1,
+      b"1",
+      None,
+      codec::Meta {
+        fresh_until: Some(now_ms() + 60_000),
+        tags: &[],
+      },
+    );
     assert_eq!(stored_value(&settings, &stats, 1, fresh).status, STATUS_HIT);
     assert_eq!(
       stored_value(&settings, &stats, 1, b"plain".to_vec()).status,

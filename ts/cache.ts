@@ -10,39 +10,14 @@ import {
   fromNative,
 } from './errors'
 import { renderMetrics } from './metrics'
-import { resolveOptions, ttlToMs, type CacheOptions, type ResolvedOptions } from './options'
+import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options'
 import { Transport } from './transport'
-import { SingleFlight, type Loader, type Plan } from './single-flight'
+import { SingleFlight, type Loader } from './single-flight'
 import type { LoaderContext } from './loader'
+import { planOf, writeOf, type GetOrSetOptions, type SetOptions } from './plan'
+import { markerKeys } from './tags'
 
-/** Options of `getOrSet`. Times: `ttl`/`grace` in seconds, `*Ms` in milliseconds. */
-export interface GetOrSetOptions {
-  /** Time to live of the loaded value, in seconds (default: the cache's `ttl`). */
-  ttl?: number
-  /** Tags (not available yet in this version: passing tags rejects). */
-  tags?: string[]
-  /**
-   * Seconds an expired value may still be served: while one refresh runs (stale-while-revalidate),
-   * and when the loader fails or Valkey is down (fail-safe). Default 0 (no stale values).
-   */
-  grace?: number
-  /** Soft timeout: with a stale value at hand and a slower loader, return the stale value after this many ms and keep refreshing in the background. */
-  timeoutMs?: number
-  /** Lease of the cross-process lock, in ms, renewed while the loader runs (default 5000). */
-  lockTtlMs?: number
-  /** Longest wait for another process's load before `E_LOCK_TIMEOUT` (or the stale value), in ms (default 10000). */
-  lockWaitMs?: number
-  /** A loader still pending after this many ms is abandoned with `E_TIMEOUT` (default 30000). */
-  hardTimeoutMs?: number
-}
-
-/** Options of `set`. */
-export interface SetOptions {
-  /** Time to live in seconds (default: the cache's `ttl`, 300). */
-  ttl?: number
-  /** Tags for `invalidateTags` (not available yet in this version: passing tags rejects). */
-  tags?: string[]
-}
+export type { GetOrSetOptions, SetOptions } from './plan'
 
 /** One entry of `setMany`. */
 export interface SetManyEntry extends SetOptions {
@@ -175,13 +150,9 @@ export class Cache {
       throw fromNative(e)
     }
     const counters = { loads: 0, loadErrors: 0, coalesced: 0, lockWaits: 0, staleServed: 0 }
-    const flights = new SingleFlight(
-      transport,
-      codec,
-      counters,
-      opts.url !== undefined,
-      opts.connectTimeoutMs,
-    )
+    const toMarkers = (tags: unknown) => markerKeys(opts.prefix, tags, 'setTags(tags)')
+    const distributed = opts.url !== undefined
+    const flights = new SingleFlight(transport, codec, counters, distributed, opts, toMarkers)
     this.shared = { opts, codec, transport, counters, flights }
     this.prefix = opts.prefix
   }
@@ -212,15 +183,16 @@ export class Cache {
    */
   set(key: string, value: unknown, options?: SetOptions): Promise<void> {
     if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
-    let ttlMs: number
+    let w
     let encoded
     try {
-      ttlMs = this.ttlOf(options)
+      w = writeOf(options, this.shared.opts)
       encoded = this.shared.codec.encode(value)
     } catch (e) {
       return Promise.reject(codecToCacheError(e))
     }
-    return this.shared.transport.set(this.prefix + key, encoded.codec, encoded.data, ttlMs) as Promise<void>
+    const t = this.shared.transport
+    return t.set(this.prefix + key, encoded.codec, encoded.data, w.ttlMs, 0, w.markers) as Promise<void>
   }
 
   /**
@@ -244,36 +216,13 @@ export class Cache {
     if (typeof loader !== 'function') {
       return Promise.reject(new InvalidOptionError('getOrSet(key, loader): loader must be a function'))
     }
-    let plan: Plan
+    let plan
     try {
-      plan = this.planOf(options)
+      plan = planOf(options, this.shared.opts)
     } catch (e) {
       return Promise.reject(e)
     }
     return this.shared.flights.run(this.prefix + key, loader as Loader, plan) as Promise<T>
-  }
-
-  private planOf(o: GetOrSetOptions | undefined): Plan {
-    const ttlMs = this.ttlOf(o)
-    if (o === undefined)
-      return { ttlMs, graceMs: 0, lockTtlMs: 5000, lockWaitMs: 10_000, hardTimeoutMs: 30_000 }
-    const ms = (name: string, v: unknown, d: number): number => {
-      if (v === undefined) return d
-      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-        throw new InvalidOptionError(
-          `option \`${name}\` must be a number of milliseconds > 0, got ${String(v)}`,
-        )
-      }
-      return Math.ceil(v)
-    }
-    return {
-      ttlMs,
-      graceMs: o.grace === undefined ? 0 : ttlToMs('grace', o.grace),
-      timeoutMs: o.timeoutMs === undefined ? undefined : ms('timeoutMs', o.timeoutMs, 0),
-      lockTtlMs: ms('lockTtlMs', o.lockTtlMs, 5000),
-      lockWaitMs: ms('lockWaitMs', o.lockWaitMs, 10_000),
-      hardTimeoutMs: ms('hardTimeoutMs', o.hardTimeoutMs, 30_000),
-    }
   }
 
   /**
@@ -336,13 +285,19 @@ export class Cache {
         throw new InvalidValueError(`setMany entry ${i} is not an object`)
       if (typeof e.key !== 'string' || e.key === '') throw keyError(e.key)
       try {
-        return { key: this.prefix + e.key, ttlMs: this.ttlOf(e), encoded: this.shared.codec.encode(e.value) }
+        return {
+          key: this.prefix + e.key,
+          w: writeOf(e, this.shared.opts),
+          encoded: this.shared.codec.encode(e.value),
+        }
       } catch (err) {
         throw codecToCacheError(err)
       }
     })
     const t = this.shared.transport
-    await Promise.all(prepared.map((p) => t.set(p.key, p.encoded.codec, p.encoded.data, p.ttlMs)))
+    await Promise.all(
+      prepared.map((p) => t.set(p.key, p.encoded.codec, p.encoded.data, p.w.ttlMs, 0, p.w.markers)),
+    )
   }
 
   /**
@@ -475,11 +430,48 @@ export class Cache {
     return this.shared.transport.close(o.commandTimeoutMs + o.connectTimeoutMs)
   }
 
-  private ttlOf(options: SetOptions | undefined): number {
-    if (options === undefined) return this.shared.opts.ttlMs
-    if (options.tags !== undefined) {
-      throw new CacheError('E_NOT_IMPLEMENTED', 'tags are not available in this version yet')
+  /**
+   * Makes every entry carrying any of `tags` a miss — or stale, for entries written with grace —
+   * for every instance, as soon as this resolves. O(1) per tag whatever the number of entries:
+   * each tag's marker gets a new value, and entries compare markers when read.
+   *
+   * @example
+   * ```ts
+   * await cache.set('post:1', post, { tags: ['posts', 'user:7'] })
+   * await cache.invalidateTags(['user:7']) // post:1 is now a miss
+   * ```
+   */
+  async invalidateTags(tags: string[]): Promise<void> {
+    const markers = markerKeys(this.shared.opts.prefix, tags, 'invalidateTags(tags)', 10_000)
+    if (markers.length === 0) return
+    if (this.shared.transport.closed) throw new ClosedError()
+    try {
+      await this.shared.transport.engine.invalidateTags(markers, this.shared.opts.tagTtlMs)
+    } catch (e) {
+      throw fromNative(e)
     }
-    return options.ttl === undefined ? this.shared.opts.ttlMs : ttlToMs('ttl', options.ttl)
+  }
+
+  /**
+   * @internal Runs one raw command in the next pipeline (Valkey modes only; memory mode rejects).
+   * For ferrocache's own modules (rate limiter, sessions); not a public API.
+   */
+  _command(routeKey: string, args: (string | Buffer)[]): Promise<unknown> {
+    return this.shared.transport.command(routeKey, args)
+  }
+
+  /** @internal `'memory'`, `'standalone'` or `'cluster'`. */
+  get _mode(): string {
+    return this.shared.transport.engine.mode
+  }
+
+  /** @internal The codec values go through (for modules storing values themselves). */
+  get _codec(): Codec {
+    return this.shared.codec
+  }
+
+  /** @internal The options in force, defaults filled in. */
+  get _options(): ResolvedOptions {
+    return this.shared.opts
   }
 }

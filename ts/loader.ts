@@ -1,12 +1,12 @@
 /** Loader plumbing for `getOrSet`: the context object and a loader call that cannot hang or throw. */
-import { CacheError, TimeoutError } from './errors'
+import { TimeoutError } from './errors'
 import { ttlToMs } from './options'
 
 /** What a loader receives. */
 export interface LoaderContext {
   /** Overrides the entry's ttl (seconds) for this load, e.g. from an upstream Cache-Control. */
   setTtl(seconds: number): void
-  /** Sets the entry's tags for this load. Not available yet: throws `E_NOT_IMPLEMENTED`. */
+  /** Sets the entry's tags for this load (replacing the `tags` option), e.g. from the loaded data. */
   setTags(tags: string[]): void
   /** The previous (expired) value, when one is still within grace. */
   readonly stale?: unknown
@@ -16,12 +16,14 @@ export class Context implements LoaderContext {
   constructor(
     public ttlMs: number,
     readonly stale: unknown,
+    public markers: string[] | undefined,
+    private readonly toMarkers: (tags: unknown) => string[],
   ) {}
   setTtl(seconds: number): void {
     this.ttlMs = ttlToMs('setTtl(seconds)', seconds)
   }
-  setTags(): void {
-    throw new CacheError('E_NOT_IMPLEMENTED', 'tags are not available in this version yet')
+  setTags(tags: string[]): void {
+    this.markers = this.toMarkers(tags)
   }
 }
 

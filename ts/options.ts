@@ -35,6 +35,11 @@ export interface CacheOptions {
   memoryMaxBytes?: number
   /** TLS settings for `rediss://`: `ca` is the PEM of a private CA to trust. */
   tls?: { ca?: string | Buffer }
+  /**
+   * How long a tag invalidation is remembered, in seconds (default 7 days). Entries carrying tags
+   * live at most this long (their ttl + grace is capped to it), so markers can expire safely.
+   */
+  tagTtl?: number
 }
 
 /** Options after validation, with defaults filled in. */
@@ -51,6 +56,7 @@ export interface ResolvedOptions {
   maxKeyBytes: number
   memoryMaxBytes: number
   tlsCa?: string
+  tagTtlMs: number
 }
 
 const KNOWN = new Set([
@@ -68,6 +74,7 @@ const KNOWN = new Set([
   'maxKeyBytes',
   'memoryMaxBytes',
   'tls',
+  'tagTtl',
 ])
 
 function bad(name: string, why: string): never {
@@ -148,5 +155,6 @@ export function resolveOptions(input: CacheOptions | undefined): ResolvedOptions
     maxKeyBytes: int('maxKeyBytes', o.maxKeyBytes, 4096, 16, 65536),
     memoryMaxBytes: int('memoryMaxBytes', o.memoryMaxBytes, 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     tlsCa,
+    tagTtlMs: o.tagTtl === undefined ? 7 * 24 * 3600 * 1000 : ttlToMs('tagTtl', o.tagTtl),
   }
 }

@@ -25,6 +25,8 @@ export interface FlightCounters {
 /** A resolved `getOrSet` plan (all times in ms). */
 export interface Plan {
   ttlMs: number
+  /** Marker keys of the entry's tags. */
+  markers?: string[]
   graceMs: number
   timeoutMs?: number
   lockTtlMs: number
@@ -80,7 +82,8 @@ export class SingleFlight {
     private readonly codec: Codec,
     private readonly counters: FlightCounters,
     private readonly distributed: boolean,
-    private readonly connectTimeoutMs: number,
+    private readonly opts: { connectTimeoutMs: number; tagTtlMs: number },
+    private readonly toMarkers: (tags: unknown) => string[],
   ) {
     t.onBus = (tag, payload) => this.onBus(tag, payload)
   }
@@ -203,7 +206,7 @@ export class SingleFlight {
     lease: Lease | undefined,
   ): Promise<unknown> {
     this.counters.loads++
-    const ctx = new Context(plan.ttlMs, stale?.value)
+    const ctx = new Context(plan.ttlMs, stale?.value, plan.markers, this.toMarkers)
     let renew: NodeJS.Timeout | undefined
     if (lease !== undefined) {
       renew = setInterval(
@@ -268,8 +271,10 @@ export class SingleFlight {
       this.release(key, lease)
       throw e
     }
-    const ttlMs = ctx.ttlMs + plan.graceMs
-    const write = this.t.set(key, encoded.codec, encoded.data, ttlMs, plan.graceMs > 0 ? ctx.ttlMs : 0)
+    let ttlMs = ctx.ttlMs + plan.graceMs
+    if (ctx.markers !== undefined && ctx.markers.length > 0) ttlMs = Math.min(ttlMs, this.opts.tagTtlMs)
+    const freshMs = plan.graceMs > 0 ? Math.min(ctx.ttlMs, ttlMs) : 0
+    const write = this.t.set(key, encoded.codec, encoded.data, ttlMs, freshMs, ctx.markers)
     this.release(key, lease)
     if (plan.graceMs > 0) this.memory.remember(key, encoded, Date.now() + ttlMs)
     await write.catch((e: CacheError) => {
@@ -305,7 +310,7 @@ export class SingleFlight {
     if (this.bus === undefined) {
       this.bus = new Promise<void>((resolve) => {
         // Ref'd on purpose: a caller awaiting getOrSet must keep the process alive (bounded).
-        const timer = setTimeout(resolve, this.connectTimeoutMs)
+        const timer = setTimeout(resolve, this.opts.connectTimeoutMs)
         this.busSubscribed = () => {
           clearTimeout(timer)
           resolve()

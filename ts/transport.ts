@@ -90,9 +90,17 @@ export class Transport {
    * `data` is JSON text (utf8-encoded here) or bytes. The entry lives `ttlMs` (≤ 0: no expiry);
    * with `freshMs` > 0 it turns stale after `freshMs` and stays readable as stale until `ttlMs`.
    */
-  set(key: string, codecId: number, data: string | Uint8Array, ttlMs: number, freshMs = 0): Promise<unknown> {
+  set(
+    key: string,
+    codecId: number,
+    data: string | Uint8Array,
+    ttlMs: number,
+    freshMs = 0,
+    markers?: readonly string[],
+  ): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    const extra = 21 + (typeof data === 'string' ? data.length * 3 : data.byteLength)
+    let extra = 23 + (typeof data === 'string' ? data.length * 3 : data.byteLength)
+    if (markers !== undefined) for (const m of markers) extra += 2 + m.length * 3
     const p = this.request(OP_SET, key, KIND_VOID, extra)
     const o = this.out
     let at = this.len
@@ -108,7 +116,17 @@ export class Transport {
       n = data.byteLength
     }
     o.writeUInt32LE(n, lenAt)
-    this.len = at + n
+    at += n
+    const count = markers === undefined ? 0 : markers.length
+    o.writeUInt16LE(count, at)
+    at += 2
+    for (let i = 0; i < count; i++) {
+      const m = (markers as readonly string[])[i]
+      const w = o.write(m, at + 2, 'utf8')
+      o.writeUInt16LE(w, at)
+      at += 2 + w
+    }
+    this.len = at
     return p
   }
 
