@@ -130,7 +130,12 @@ fn prepare<'a>(
         snapshot.push((k, markers.get(k).map(Vec::as_slice).unwrap_or_default()));
       }
     }
+    let expires_at = match &r.op {
+      Op::Set { ttl_ms, .. } => ttl_ms.map(|ms| now_ms() + ms),
+      _ => None,
+    };
     let meta = Meta {
+      expires_at,
       fresh_until: fresh_ms.map(|ms| now_ms() + ms),
       tags: &snapshot,
     };

@@ -15,6 +15,8 @@ pub const BUS_ID: u32 = u32::MAX;
 pub const BUS_MESSAGE: u8 = 0;
 /// Tag of a (re)subscription event (payload = channel).
 pub const BUS_SUBSCRIBED: u8 = 1;
+/// Tag of a lost subscription (messages may be missed until the next `BUS_SUBSCRIBED`).
+pub const BUS_LOST: u8 = 2;
 
 /// Runs until `stop` turns true.
 pub async fn run(
@@ -50,7 +52,10 @@ pub async fn run(
       tokio::select! {
         msg = messages.next() => match msg {
           Some(m) => queue.push_all(vec![event(BUS_MESSAGE, m.get_payload_bytes().to_vec())]),
-          None => break,
+          None => {
+            queue.push_all(vec![event(BUS_LOST, channel.clone())]);
+            break;
+          }
         },
         _ = stop.changed() => return,
       }

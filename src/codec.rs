@@ -15,7 +15,8 @@ const FLAG_FRESH_UNTIL: u8 = 0x20;
 /// value seen when the entry was written (len u8 + bytes; empty = no marker). The entry is valid
 /// while every marker still holds that value.
 const FLAG_TAGS: u8 = 0x40;
-const KNOWN_FLAGS: u8 = CODEC_MASK | FLAG_LZ4 | FLAG_FRESH_UNTIL | FLAG_TAGS;
+/// Then 8 bytes: epoch ms when the entry expires (lets an in-process tier never outlive it).
+const FLAG_EXPIRES_AT: u8 = 0x80;
 
 /// A tag of an entry: the marker key and the marker value seen at write time.
 pub type TagSnapshot<'a> = (&'a [u8], &'a [u8]);
@@ -41,6 +42,8 @@ pub enum Rejected {
 pub struct Meta<'a> {
   /// Epoch ms when the value turns stale (servable only within grace after that).
   pub fresh_until: Option<u64>,
+  /// Epoch ms when the entry expires.
+  pub expires_at: Option<u64>,
   pub tags: &'a [TagSnapshot<'a>],
 }
 
@@ -75,6 +78,10 @@ fn frame(mut flags: u8, body: &[u8], meta: Meta) -> Vec<u8> {
     flags |= FLAG_FRESH_UNTIL;
     out.extend_from_slice(&t.to_le_bytes());
   }
+  if let Some(t) = meta.expires_at {
+    flags |= FLAG_EXPIRES_AT;
+    out.extend_from_slice(&t.to_le_bytes());
+  }
   if !meta.tags.is_empty() {
     flags |= FLAG_TAGS;
     out.extend_from_slice(&(meta.tags.len() as u16).to_le_bytes());
@@ -98,6 +105,7 @@ fn frame(mut flags: u8, body: &[u8], meta: Meta) -> Vec<u8> {
 pub struct Opened {
   pub codec: u8,
   pub fresh_until: Option<u64>,
+  pub expires_at: Option<u64>,
   /// (marker key, marker value seen) ranges into the stored bytes.
   pub tags: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
   /// `Some` when the payload had to be decompressed; otherwise it is `stored[start..]`.
@@ -115,8 +123,9 @@ pub fn open(stored: &[u8], max_len: usize) -> Result<Opened, Rejected> {
   }
   let flags = stored[3];
   let codec = flags & CODEC_MASK;
-  if codec == 0 || flags & !KNOWN_FLAGS != 0 {
-    return Err(Rejected::Corrupt("unknown flags"));
+  // Every flag bit has a meaning in format 1; new ones need a new format version.
+  if codec == 0 {
+    return Err(Rejected::Corrupt("no codec"));
   }
   let crc = u32::from_le_bytes([stored[4], stored[5], stored[6], stored[7]]);
   if crc32fast::hash(&stored[HEADER_LEN..]) != crc {
@@ -137,6 +146,11 @@ pub fn open(stored: &[u8], max_len: usize) -> Result<Opened, Rejected> {
     let r = take(8)?;
     fresh_until = Some(u64::from_le_bytes(stored[r].try_into().unwrap_or([0; 8])));
   }
+  let mut expires_at = None;
+  if flags & FLAG_EXPIRES_AT != 0 {
+    let r = take(8)?;
+    expires_at = Some(u64::from_le_bytes(stored[r].try_into().unwrap_or([0; 8])));
+  }
   let mut tags = Vec::new();
   if flags & FLAG_TAGS != 0 {
     let r = take(2)?;
@@ -154,6 +168,7 @@ pub fn open(stored: &[u8], max_len: usize) -> Result<Opened, Rejected> {
   let mut opened = Opened {
     codec,
     fresh_until,
+    expires_at,
     tags,
     unpacked: None,
     start,
@@ -221,6 +236,7 @@ mod tests {
       Some(Compression { threshold: 1024 }),
       Meta {
         fresh_until: Some(1234),
+        expires_at: Some(5678),
         tags: &[(b"tag:a", b"v1"), (b"tag:b", b"")],
       },
     );
@@ -230,7 +246,10 @@ mod tests {
       "json-like data should compress well"
     );
     let opened = open(&stored, 1 << 20).unwrap();
-    assert_eq!((opened.codec, opened.fresh_until), (2, Some(1234)));
+    assert_eq!(
+      (opened.codec, opened.fresh_until, opened.expires_at),
+      (2, Some(1234), Some(5678))
+    );
     let tags: Vec<(&[u8], &[u8])> = opened
       .tags
       .iter()
@@ -251,6 +270,7 @@ mod tests {
       None,
       Meta {
         fresh_until: Some(99),
+        expires_at: None,
         tags: &[(b"k", b"v")],
       },
     );
@@ -289,6 +309,7 @@ mod tests {
       None,
       Meta {
         fresh_until: Some(7),
+        expires_at: None,
         tags: &[],
       },
     );

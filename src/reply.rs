@@ -53,11 +53,24 @@ pub fn finish_read(
     Stats::add(&stats.hits, 1);
     STATUS_HIT
   };
-  match opened.unpacked {
-    Some(v) => Completion::with_status(id, status, opened.codec, v, 0),
-    None => Completion::with_status(id, status, opened.codec, stored, opened.start),
-  }
+  // Reads end with 8 bytes (f64, epoch ms, 0 = unknown) saying how long the value may be kept
+  // in-process: until it expires or turns stale. Tagged entries set bit 7 of the codec tag.
+  let until = match (opened.expires_at, opened.fresh_until) {
+    (Some(a), Some(b)) => a.min(b),
+    (Some(a), None) | (None, Some(a)) => a,
+    (None, None) => 0,
+  } as f64;
+  let tag = opened.codec | if opened.tags.is_empty() { 0 } else { TAGGED };
+  let (mut data, start) = match opened.unpacked {
+    Some(v) => (v, 0),
+    None => (stored, opened.start),
+  };
+  data.extend_from_slice(&until.to_le_bytes());
+  Completion::with_status(id, status, tag, data, start)
 }
+
+/// Bit of a read's codec tag: the entry carries tags.
+pub const TAGGED: u8 = 0x80;
 
 /// `open_stored` + `finish_read` for values without tags to check.
 #[cfg(test)]
@@ -181,6 +194,7 @@ mod tests {
       None,
       codec::Meta {
         fresh_until: Some(now_ms() - 10),
+        expires_at: None,
         tags: &[],
       },
     );
@@ -191,6 +205,7 @@ mod tests {
       None,
       codec::Meta {
         fresh_until: Some(now_ms() + 60_000),
+        expires_at: None,
         tags: &[],
       },
     );

@@ -1,20 +1,20 @@
 import { escapeGlob } from './binding'
-import { createCodec, CodecError, type Codec } from './codec'
+import type { Codec } from './codec'
 import {
   CacheError,
   ClosedError,
   InvalidKeyError,
   InvalidOptionError,
   InvalidValueError,
-  SerializeError,
   fromNative,
 } from './errors'
+import { L1_MISS } from './l1'
 import { renderMetrics } from './metrics'
-import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options'
-import { Transport } from './transport'
-import { SingleFlight, type Loader } from './single-flight'
-import type { LoaderContext } from './loader'
+import type { CacheOptions, ResolvedOptions } from './options'
 import { planOf, writeOf, type GetOrSetOptions, type SetOptions } from './plan'
+import { codecToCacheError, Shared } from './shared'
+import type { Loader } from './single-flight'
+import type { LoaderContext } from './loader'
 import { markerKeys } from './tags'
 
 export type { GetOrSetOptions, SetOptions } from './plan'
@@ -63,29 +63,10 @@ export interface LoaderCounters {
   staleServed: number
 }
 
-/** State shared by a cache and all of its namespaces. */
-interface Shared {
-  opts: ResolvedOptions
-  codec: Codec
-  transport: Transport
-  counters: LoaderCounters
-  flights: SingleFlight
-}
-
 function keyError(key: unknown): CacheError {
   return new InvalidKeyError(
     `keys must be non-empty strings, got ${key === '' ? 'an empty string' : typeof key}`,
   )
-}
-
-function codecToCacheError(e: unknown): CacheError {
-  if (e instanceof CacheError) return e
-  if (e instanceof CodecError) {
-    if (e.reason === 'invalid-value') return new InvalidValueError(e.message)
-    if (e.reason === 'option') return new InvalidOptionError(e.message)
-    return new SerializeError(e.message, { cause: e })
-  }
-  return new SerializeError(`cannot serialize the value: ${(e as Error)?.message ?? String(e)}`, { cause: e })
 }
 
 /**
@@ -123,38 +104,8 @@ export class Cache {
       this.prefix = parent.prefix
       return
     }
-    const opts = resolveOptions(options)
-    let codec: Codec
-    try {
-      codec = createCodec(opts.serializer)
-    } catch (e) {
-      throw codecToCacheError(e)
-    }
-    let transport: Transport
-    try {
-      transport = new Transport(
-        {
-          url: opts.url,
-          poolSize: opts.poolSize,
-          connectTimeoutMs: opts.connectTimeoutMs,
-          commandTimeoutMs: opts.commandTimeoutMs,
-          compressionThreshold: opts.compressionThreshold,
-          maxValueBytes: opts.maxValueBytes,
-          maxKeyBytes: opts.maxKeyBytes,
-          memoryMaxBytes: opts.memoryMaxBytes,
-          tlsCa: opts.tlsCa,
-        },
-        codec,
-      )
-    } catch (e) {
-      throw fromNative(e)
-    }
-    const counters = { loads: 0, loadErrors: 0, coalesced: 0, lockWaits: 0, staleServed: 0 }
-    const toMarkers = (tags: unknown) => markerKeys(opts.prefix, tags, 'setTags(tags)')
-    const distributed = opts.url !== undefined
-    const flights = new SingleFlight(transport, codec, counters, distributed, opts, toMarkers)
-    this.shared = { opts, codec, transport, counters, flights }
-    this.prefix = opts.prefix
+    this.shared = new Shared(options)
+    this.prefix = this.shared.opts.prefix
   }
 
   /**
@@ -168,7 +119,13 @@ export class Cache {
    */
   get<T = unknown>(key: string): Promise<T | undefined> {
     if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
-    return this.shared.transport.get(this.prefix + key) as Promise<T | undefined>
+    const k = this.prefix + key
+    const l1 = this.shared.l1
+    if (l1 !== undefined) {
+      const hit = l1.get(k)
+      if (hit !== L1_MISS) return Promise.resolve(hit as T)
+    }
+    return this.shared.transport.get(k) as Promise<T | undefined>
   }
 
   /**
@@ -191,8 +148,10 @@ export class Cache {
     } catch (e) {
       return Promise.reject(codecToCacheError(e))
     }
-    const t = this.shared.transport
-    return t.set(this.prefix + key, encoded.codec, encoded.data, w.ttlMs, 0, w.markers) as Promise<void>
+    const k = this.prefix + key
+    const write = this.shared.transport.set(k, encoded.codec, encoded.data, w.ttlMs, 0, w.markers)
+    this.shared.wrote([k])
+    return write as Promise<void>
   }
 
   /**
@@ -235,7 +194,10 @@ export class Cache {
    */
   delete(key: string): Promise<boolean> {
     if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
-    return this.shared.transport.delete(this.prefix + key) as Promise<boolean>
+    const k = this.prefix + key
+    const done = this.shared.transport.delete(k)
+    this.shared.wrote([k])
+    return done as Promise<boolean>
   }
 
   /**
@@ -263,9 +225,7 @@ export class Cache {
     if (!Array.isArray(keys)) return Promise.reject(new InvalidKeyError('getMany takes an array of keys'))
     const bad = keys.find((k) => typeof k !== 'string' || k === '')
     if (bad !== undefined || keys.some((k) => typeof k !== 'string')) return Promise.reject(keyError(bad))
-    return Promise.all(keys.map((k) => this.shared.transport.get(this.prefix + k))) as Promise<
-      (T | undefined)[]
-    >
+    return Promise.all(keys.map((k) => this.get(k))) as Promise<(T | undefined)[]>
   }
 
   /**
@@ -335,6 +295,8 @@ export class Cache {
       return await this.shared.transport.engine.deleteMatching(pattern)
     } catch (e) {
       throw fromNative(e)
+    } finally {
+      this.shared.deletedMatching(pattern)
     }
   }
 
@@ -366,13 +328,15 @@ export class Cache {
   stats(): CacheStats {
     const n = this.shared.transport.engine.stats()
     const d = this.shared.transport.decodeErrors
-    const hits = n.hits - d
+    const l1Hits = this.shared.l1?.hits ?? 0
+    const l2Hits = n.hits - d
+    const hits = l2Hits + l1Hits
     const misses = n.misses + d
     return {
       hits,
       misses,
-      l1Hits: 0,
-      l2Hits: hits,
+      l1Hits,
+      l2Hits,
       sets: n.sets,
       deletes: n.deletes,
       ...this.shared.counters,
@@ -449,6 +413,8 @@ export class Cache {
       await this.shared.transport.engine.invalidateTags(markers, this.shared.opts.tagTtlMs)
     } catch (e) {
       throw fromNative(e)
+    } finally {
+      this.shared.tagsInvalidated()
     }
   }
 

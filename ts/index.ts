@@ -16,3 +16,7 @@ export {
   ClosedError,
 } from './errors'
 export type { CacheErrorCode } from './errors'
+export { RateLimiter, RateLimitedError } from './rate-limit'
+export type { RateLimitAlgorithm, RateLimiterOptions, RateLimitResult, RateLimiterStats } from './rate-limit'
+export { SessionStore } from './session'
+export type { SessionStoreOptions } from './session'

@@ -21,7 +21,12 @@ export interface CacheOptions {
    * clients). Or your own `{ serialize, deserialize }`.
    */
   serializer?: 'structured' | 'json' | Serializer
-  /** In-process tier in front of Valkey. Not available yet: passing an object throws `E_INVALID_OPTION`. */
+  /**
+   * In-process tier in front of Valkey (default off). Kept coherent across instances over pub/sub:
+   * every write, delete and invalidation anywhere drops the entry here. Enable it on every instance
+   * that writes to the same prefix. Plain-data values are handed out deeply frozen.
+   * `{ maxEntries = 10000, maxBytes = 32 MiB, ttl = 60 }` (ttl in seconds; never past the Valkey ttl).
+   */
   l1?: false | { maxEntries?: number; maxBytes?: number; ttl?: number }
   /** Per-command timeout in milliseconds. Default 500: a cache that answers late is down. */
   commandTimeoutMs?: number
@@ -57,6 +62,7 @@ export interface ResolvedOptions {
   memoryMaxBytes: number
   tlsCa?: string
   tagTtlMs: number
+  l1?: { maxEntries: number; maxBytes: number; ttlMs: number }
 }
 
 const KNOWN = new Set([
@@ -105,7 +111,17 @@ export function resolveOptions(input: CacheOptions | undefined): ResolvedOptions
     bad('url', 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379')
   }
   if (o.nodes !== undefined) bad('nodes', '(Valkey Cluster) is not available in this version yet; use `url`')
-  if (o.l1 !== undefined && o.l1 !== false) bad('l1', 'is not available in this version yet; leave it unset')
+  let l1: ResolvedOptions['l1']
+  if (o.l1 !== undefined && o.l1 !== false) {
+    if (typeof o.l1 !== 'object' || o.l1 === null)
+      bad('l1', 'must be false or { maxEntries?, maxBytes?, ttl? }')
+    const l = o.l1 as { maxEntries?: unknown; maxBytes?: unknown; ttl?: unknown }
+    l1 = {
+      maxEntries: int('l1.maxEntries', l.maxEntries, 10_000, 1, 10_000_000),
+      maxBytes: int('l1.maxBytes', l.maxBytes, 32 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+      ttlMs: l.ttl === undefined ? 60_000 : ttlToMs('l1.ttl', l.ttl),
+    }
+  }
   const prefix = o.prefix === undefined ? 'fc:' : o.prefix
   if (typeof prefix !== 'string') bad('prefix', 'must be a string')
   const ttlMs = o.ttl === undefined ? 300_000 : ttlToMs('ttl', o.ttl)
@@ -156,5 +172,6 @@ export function resolveOptions(input: CacheOptions | undefined): ResolvedOptions
     memoryMaxBytes: int('memoryMaxBytes', o.memoryMaxBytes, 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     tlsCa,
     tagTtlMs: o.tagTtl === undefined ? 7 * 24 * 3600 * 1000 : ttlToMs('tagTtl', o.tagTtl),
+    l1,
   }
 }

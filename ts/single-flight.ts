@@ -12,6 +12,8 @@ import { CacheError, InvalidValueError } from './errors'
 import { GraceMemory } from './grace-memory'
 import { callLoader, Context, within, type LoaderContext } from './loader'
 import { DOWN, MISS, Stale, type Transport } from './transport'
+import { encodeKeys, BUS_CHANNEL } from './bus'
+import { L1_MISS, type L1 } from './l1'
 
 /** Counters shared with `stats()`. */
 export interface FlightCounters {
@@ -36,9 +38,6 @@ export interface Plan {
 
 export type Loader = (ctx: LoaderContext) => unknown
 
-export const BUS_CHANNEL = '__ferrocache:loaded'
-const BUS_ID = 0xffffffff
-const BUS_MESSAGE = 0
 const RELEASE =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
 const RENEW =
@@ -76,6 +75,8 @@ export class SingleFlight {
   private readonly memory = new GraceMemory(1000)
   private bus?: Promise<void>
   private busSubscribed?: () => void
+  /** Set by the cache when the in-process tier is on. */
+  l1?: L1
 
   constructor(
     private readonly t: Transport,
@@ -84,11 +85,13 @@ export class SingleFlight {
     private readonly distributed: boolean,
     private readonly opts: { connectTimeoutMs: number; tagTtlMs: number },
     private readonly toMarkers: (tags: unknown) => string[],
-  ) {
-    t.onBus = (tag, payload) => this.onBus(tag, payload)
-  }
+  ) {}
 
   run(key: string, loader: Loader, plan: Plan): Promise<unknown> {
+    if (this.l1 !== undefined) {
+      const hit = this.l1.get(key)
+      if (hit !== L1_MISS) return Promise.resolve(hit)
+    }
     const flight = this.flights.get(key)
     if (flight !== undefined) {
       this.counters.coalesced++
@@ -275,6 +278,12 @@ export class SingleFlight {
     if (ctx.markers !== undefined && ctx.markers.length > 0) ttlMs = Math.min(ttlMs, this.opts.tagTtlMs)
     const freshMs = plan.graceMs > 0 ? Math.min(ctx.ttlMs, ttlMs) : 0
     const write = this.t.set(key, encoded.codec, encoded.data, ttlMs, freshMs, ctx.markers)
+    if (this.l1 !== undefined) {
+      this.l1.delete([key])
+      if (lease === undefined && this.distributed) {
+        this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKeys([key])]).catch(() => {})
+      }
+    }
     this.release(key, lease)
     if (plan.graceMs > 0) this.memory.remember(key, encoded, Date.now() + ttlMs)
     await write.catch((e: CacheError) => {
@@ -287,7 +296,7 @@ export class SingleFlight {
   private release(key: string, lease?: Lease, announce = true): void {
     if (lease === undefined) return
     this.t.command(lease.lockKey, ['EVAL', RELEASE, '1', lease.lockKey, lease.token]).catch(() => {})
-    if (announce) this.t.command('', ['PUBLISH', BUS_CHANNEL, key]).catch(() => {})
+    if (announce) this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKeys([key])]).catch(() => {})
   }
 
   private arm(key: string): Waiter {
@@ -325,16 +334,17 @@ export class SingleFlight {
     return this.bus
   }
 
-  private onBus(tag: number, payload: Buffer): void {
-    if (tag === BUS_MESSAGE) {
-      const set = this.waiters.get(payload.toString('utf8'))
+  /** Keys written somewhere: their waiters re-check. */
+  wake(keys: readonly string[]): void {
+    for (const k of keys) {
+      const set = this.waiters.get(k)
       if (set !== undefined) for (const w of set) w.fire()
-      return
     }
-    // (Re)subscribed: anything may have been missed while disconnected — let every waiter re-check.
+  }
+
+  /** The bus (re)subscribed: anything may have been missed, so every waiter re-checks. */
+  subscribed(): void {
     this.busSubscribed?.()
     for (const set of this.waiters.values()) for (const w of set) w.fire()
   }
 }
-
-export { BUS_ID }

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { NativeEngine, type EngineOptions } from './binding'
 import { cacheError, ClosedError, fromNative, NATIVE_KINDS, type CacheError } from './errors'
 import type { Codec } from './codec'
+import type { L1 } from './l1'
 
 const OP_GET = 1
 const OP_SET = 2
@@ -56,8 +57,12 @@ export class Transport {
   /** Values that passed the envelope check but that the codec could not decode. */
   decodeErrors = 0
   closed = false
-  /** Receives bus events: tag 0 = message (payload), tag 1 = (re)subscribed. */
+  /** Receives bus events: tag 0 = message (payload), 1 = (re)subscribed, 2 = subscription lost. */
   onBus?: (tag: number, payload: Buffer) => void
+  /** The in-process tier reads fill, when enabled. */
+  l1?: L1
+  private keys: string[] = []
+  private epochs: number[] = []
   private out = Buffer.allocUnsafe(INITIAL_FRAME)
   private len = 0
   private batch: number[] = []
@@ -195,6 +200,10 @@ export class Transport {
     o.writeUInt32LE(n, at + 5)
     this.len = at + 9 + n
     this.kinds[id] = kind
+    if (this.l1 !== undefined && (kind === KIND_VALUE || kind === KIND_ENTRY)) {
+      this.keys[id] = key
+      this.epochs[id] = this.l1.epoch
+    }
     this.batch.push(id)
     if (this.inflight++ === 0) this.keepAlive.ref()
     if (!this.flushQueued) {
@@ -274,22 +283,34 @@ export class Transport {
     if (kind === KIND_VALUE) {
       let value: unknown
       if (status === STATUS_HIT) {
+        // Reads end with 8 bytes: how long the value may be kept in-process (epoch ms).
+        const codec = tag & 0x7f
         try {
-          value = this.codec.decode(tag, chunk, start, end)
+          value = this.codec.decode(codec, chunk, start, end - 8)
+          const l1 = this.l1
+          if (l1 !== undefined) {
+            const until = chunk.readDoubleLE(end - 8)
+            l1.fill(this.keys[id], value, codec, chunk, start, end - 8, until, tag > 0x7f, this.epochs[id])
+          }
         } catch {
           this.decodeErrors++
         }
       }
       this.settle(id, true, value)
-    } else if (kind === KIND_ENTRY) this.settle(id, true, this.entry(status, tag, chunk, start, end))
+    } else if (kind === KIND_ENTRY) this.settle(id, true, this.entry(id, status, tag, chunk, start, end))
     else if (kind === KIND_COMMAND) this.settle(id, true, commandReply(status, tag, chunk, start, end))
     else this.settle(id, true, kind === KIND_FLAG ? status === STATUS_HIT : undefined)
   }
 
-  private entry(status: number, tag: number, chunk: Buffer, start: number, end: number): unknown {
+  private entry(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): unknown {
     if (status !== STATUS_HIT && status !== STATUS_STALE) return MISS
     try {
-      const value = this.codec.decode(tag, chunk, start, end)
+      const codec = tag & 0x7f
+      const value = this.codec.decode(codec, chunk, start, end - 8)
+      if (status === STATUS_HIT && this.l1 !== undefined) {
+        const until = chunk.readDoubleLE(end - 8)
+        this.l1.fill(this.keys[id], value, codec, chunk, start, end - 8, until, tag > 0x7f, this.epochs[id])
+      }
       return status === STATUS_HIT ? value : new Stale(value)
     } catch {
       this.decodeErrors++
