@@ -141,6 +141,13 @@ describe('startValkey()', () => {
     await s.stop() // idempotent
   })
 
+  it('does not mistake another server already on the requested port for its own', async () => {
+    const err = await rejection(startValkey({ port: server.port }))
+    expect(err.message).toMatch(/exited during start-up/)
+    expect(err.message).toMatch(/address already in use/i)
+    expect(await valkeyCommand(server.url, 'PING')).toBe('PONG')
+  })
+
   it('rejects with the server output when valkey-server cannot start', async () => {
     const err = await rejection(startValkey({ args: ['--no-such-option', 'x'] }))
     expect(err.message).toMatch(/exited during start-up/)

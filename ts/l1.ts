@@ -1,6 +1,6 @@
 /**
- * The in-process tier in front of Valkey: bounded by entries and bytes, least-recently-used out
- * first, never outliving the entry in Valkey (nor its fresh time). Plain-data values are kept as
+ * The in-process tier in front of Valkey: bounded by entries and bytes, evicting with second
+ * chance (an approximation of least-recently-used that costs a flag per hit), never outliving the entry in Valkey (nor its fresh time). Plain-data values are kept as
  * deeply frozen objects and handed out as they are — nobody can mutate the cached copy; values
  * with Dates, Maps, Sets or binary data are kept encoded and decoded on every hit.
  * Coherence comes from the bus: every write, delete and invalidation anywhere drops entries here,
@@ -27,6 +27,8 @@ interface Slot {
   size: number
   expiresAt: number
   tagged: boolean
+  /** Read since it was last passed over by eviction (second-chance / CLOCK). */
+  used: boolean
 }
 
 function deepFreeze(v: unknown): void {
@@ -62,8 +64,7 @@ export class L1 {
       this.remove(key, s)
       return L1_MISS
     }
-    this.slots.delete(key) // most recently used goes last
-    this.slots.set(key, s)
+    s.used = true
     this.hits++
     if (s.encoded === undefined) return s.value
     return this.codec.decode(s.codec, s.encoded, 0, s.encoded.length)
@@ -89,7 +90,7 @@ export class L1 {
     if (expiresAt <= now) return
     const old = this.slots.get(key)
     if (old !== undefined) this.remove(key, old)
-    const slot: Slot = { value: undefined, codec, size, expiresAt, tagged }
+    const slot: Slot = { value: undefined, codec, size, expiresAt, tagged, used: false }
     if (codec === CodecId.JSON) {
       deepFreeze(value)
       slot.value = value
@@ -98,7 +99,11 @@ export class L1 {
     this.bytes += size
     while (this.slots.size > this.maxEntries || this.bytes > this.maxBytes) {
       const [k, s] = this.slots.entries().next().value as [string, Slot]
-      this.remove(k, s)
+      this.slots.delete(k)
+      if (s.used && s !== slot) {
+        s.used = false // second chance: back to the end of the line
+        this.slots.set(k, s)
+      } else this.bytes -= s.size
     }
   }
 

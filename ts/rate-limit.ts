@@ -97,7 +97,7 @@ local cur, prev = 0, 0
 if w == start then cur = tonumber(h[2]) or 0; prev = tonumber(h[3]) or 0
 elseif w == start - win then prev = tonumber(h[2]) or 0 end
 local weight = (win - (now - start)) / win
-if cur + 1 + prev * weight > limit then
+if cur + 1 + prev * weight > limit + 1e-9 then
   if cur + 1 > limit then return {0, 0, start + win + math.ceil(win / limit)} end
   return {0, 0, math.ceil(start + win - (limit - cur - 1) * win / prev)}
 end
@@ -347,7 +347,7 @@ export class RateLimiter {
     if (s && s.a === start) [cur, prev] = [s.b, s.c]
     else if (s && s.a === start - win) prev = s.b
     const weight = (win - (now - start)) / win
-    if (cur + 1 + prev * weight > limit) {
+    if (cur + 1 + prev * weight > limit + 1e-9) {
       if (cur + 1 > limit) return [0, 0, start + win + Math.ceil(win / limit)]
       return [0, 0, Math.ceil(start + win - ((limit - cur - 1) * win) / prev)]
     }

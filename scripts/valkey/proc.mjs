@@ -28,6 +28,40 @@ function onSignal(signal) {
   if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
 }
 
+// The 'exit' hook misses a parent that is SIGKILLed, or a worker thread that is terminated. So a
+// tiny shell watchdog, fed "+p PID" / "-p PID" / "+d DIR" / "-d DIR" lines on its stdin, kills and
+// removes whatever is still registered once that pipe closes, however this side ended.
+const WATCHDOG_SH = `
+trap '' INT TERM HUP
+pids=' '; dirs=' '
+while IFS= read -r line; do
+  v=\${line#?? }
+  case "$line" in
+    '+p '*) pids="$pids$v " ;;
+    '-p '*) pids=$(printf '%s' "$pids" | sed "s| $v | |") ;;
+    '+d '*) dirs="$dirs$v " ;;
+    '-d '*) dirs=$(printf '%s' "$dirs" | sed "s| $v | |") ;;
+  esac
+done
+for p in $pids; do kill -9 "$p" 2>/dev/null; done
+for d in $dirs; do rm -rf "$d"; done
+`
+let watchdog
+function tell(line) {
+  if (watchdog === undefined) {
+    try {
+      watchdog = spawn('sh', ['-c', WATCHDOG_SH], { stdio: ['pipe', 'ignore', 'ignore'], detached: true })
+      watchdog.on('error', () => (watchdog = null))
+      watchdog.stdin.on('error', () => (watchdog = null))
+      watchdog.unref()
+      watchdog.stdin.unref?.()
+    } catch {
+      watchdog = null
+    }
+  }
+  if (watchdog && !/\s/.test(line.slice(3))) watchdog.stdin.write(`${line}\n`)
+}
+
 function hook() {
   if (hooked) return
   hooked = true
@@ -40,12 +74,14 @@ export function makeTempDir(tag) {
   hook()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ferrocache-${tag}-`))
   dirs.add(dir)
+  tell(`+d ${dir}`)
   return dir
 }
 
 export function removeTempDir(dir) {
   fs.rmSync(dir, { recursive: true, force: true })
   dirs.delete(dir)
+  tell(`-d ${dir}`)
 }
 
 /**
@@ -65,7 +101,7 @@ export function spawnTracked(cmd, args, opts = {}) {
   child.tail = (lines = 40) => out.split('\n').slice(-lines).join('\n')
   child.exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
-      live.delete(child)
+      if (live.delete(child)) tell(`-p ${child.pid}`)
       resolve({ code, signal })
     })
     child.once('error', (err) => {
@@ -75,7 +111,10 @@ export function spawnTracked(cmd, args, opts = {}) {
     })
   })
   child.isRunning = () => child.exitCode === null && child.signalCode === null && live.has(child)
-  if (child.pid) live.add(child)
+  if (child.pid) {
+    live.add(child)
+    tell(`+p ${child.pid}`)
+  }
   child.unref()
   child.stdout.unref?.()
   child.stderr.unref?.()

@@ -2,7 +2,7 @@
 import net from 'node:net'
 import { valkeyBinary } from './fetch.mjs'
 import { makeTempDir, removeTempDir, spawnTracked, stopChild } from './proc.mjs'
-import { waitForPing } from './resp.mjs'
+import { valkeyCommand } from './resp.mjs'
 
 export const HOST = '127.0.0.1'
 const START_TIMEOUT_MS = 10_000
@@ -31,11 +31,18 @@ async function spawnOnce(bin, port, dir, opts) {
   args.push(...(opts.args ?? []))
   const child = spawnTracked(bin, args, { cwd: dir })
   const target = { host: HOST, port, password: opts.password || undefined }
-  const up = await waitForPing(target, { timeoutMs: START_TIMEOUT_MS, alive: () => child.isRunning() })
-  if (up) return child
+  // Ready once the server on that port answers and is our child (not some other server that already
+  // holds the port while ours is failing with "Address already in use").
+  const ours = new RegExp(`^process_id:${child.pid}\\r?$`, 'm')
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while (child.isRunning() && Date.now() < deadline) {
+    const info = await valkeyCommand(target, 'INFO', 'server').catch(() => '')
+    if (child.isRunning() && ours.test(info)) return child
+    await new Promise((r) => setTimeout(r, 50))
+  }
   const running = child.isRunning()
   await stopChild(child, 500)
-  const why = running ? `did not answer PING within ${START_TIMEOUT_MS / 1000} s` : 'exited during start-up'
+  const why = running ? `did not answer within ${START_TIMEOUT_MS / 1000} s` : 'exited during start-up'
   const err = new Error(
     `valkey-server on ${HOST}:${port} ${why}:\n  ${bin} ${args.join(' ')}\n${child.tail()}`,
   )
