@@ -33,9 +33,15 @@ pub struct Engine {
   inflight: AtomicUsize,
   idle: tokio::sync::Notify,
   handle: Handle,
+  started: Instant,
+  last_batch: std::sync::atomic::AtomicU64,
+  polling: AtomicBool,
+  poll_window_ns: u64,
 }
 
 const SCAN_COUNT: usize = 500;
+/// How long the I/O thread stays awake after a batch (see `keep_polling`).
+const POLL_WINDOW_NS: u64 = 100_000;
 
 impl Engine {
   pub fn new(cfg: EngineConfig, handle: Handle) -> Result<Arc<Self>> {
@@ -54,6 +60,14 @@ impl Engine {
       inflight: AtomicUsize::new(0),
       idle: tokio::sync::Notify::new(),
       handle,
+      started: Instant::now(),
+      last_batch: std::sync::atomic::AtomicU64::new(0),
+      polling: AtomicBool::new(false),
+      poll_window_ns: std::env::var("FERROCACHE_POLL_US")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|us| us * 1000)
+        .unwrap_or(POLL_WINDOW_NS),
     });
     if let Store::Valkey(pool) = &engine.store {
       // Warm the pool so the first request does not pay for connecting; failures are retried lazily.
@@ -103,8 +117,30 @@ impl Engine {
       if me.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
         me.idle.notify_waiters();
       }
+      me.keep_polling();
     });
     Ok(())
+  }
+
+  /// After a batch, keeps the I/O thread awake (polling, yielding) for a short window: the next
+  /// request of a sequential caller then needs no thread wake-up, and neither does its reply.
+  fn keep_polling(self: &Arc<Self>) {
+    let now = self.started.elapsed().as_nanos() as u64;
+    self.last_batch.store(now, Ordering::Relaxed);
+    if self.polling.swap(true, Ordering::AcqRel) {
+      return;
+    }
+    let me = self.clone();
+    self.handle.spawn(async move {
+      loop {
+        let idle = me.started.elapsed().as_nanos() as u64 - me.last_batch.load(Ordering::Relaxed);
+        if idle > me.poll_window_ns || me.closed.load(Ordering::Relaxed) {
+          me.polling.store(false, Ordering::Release);
+          return;
+        }
+        tokio::task::yield_now().await;
+      }
+    });
   }
 
   /// Starts delivering the messages of `channel` to JS (once; later calls do nothing). Memory
