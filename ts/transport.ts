@@ -41,7 +41,7 @@ export class Stale {
   constructor(readonly value: unknown) {}
 }
 
-/** Results handed to JS per drain; measured best on 2 cores (see docs/boundary.md). */
+/** Results handed to JS per drain; measured best on 2 cores (see docs/architecture.md). */
 const CHUNK = 8
 /** Longest stretch, in ms, that chained drains may hold the event loop before yielding. */
 const TURN_BUDGET_MS = 2
