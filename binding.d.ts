@@ -22,7 +22,7 @@ export declare class NativeEngine {
   drain(max: number): Buffer | null
   /** Counters since start. */
   stats(): EngineStats
-  /** `'memory'` or `'standalone'`. */
+  /** `'memory'`, `'standalone'` or `'cluster'`. */
   get mode(): string
   /** Starts delivering messages published on `channel` to the JS side (bus events). Idempotent. */
   subscribe(channel: string): void
@@ -47,9 +47,11 @@ export declare class NativeEngine {
  * documented defaults before it builds one; every field here is already checked.
  */
 export interface EngineOptions {
-  /** `redis://` or `rediss://` URL; absent = memory-only mode. */
+  /** `redis://` or `rediss://` URL; absent (and no `nodes`) = memory-only mode. */
   url?: string
-  /** Connections to the node (default 1). */
+  /** Valkey Cluster seed URLs (`redis://` or `rediss://`), instead of `url`. */
+  nodes?: Array<string>
+  /** Connections to each node (default 1). */
   poolSize?: number
   /** Connect timeout in milliseconds (default 1000). */
   connectTimeoutMs?: number

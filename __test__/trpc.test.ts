@@ -41,7 +41,7 @@ function build(cache: Cache) {
   let flakyFails = true
   const items = new Map<number, string>([[1, 'one']])
   const pub = t.procedure.use(cacheMiddleware(cache, { scope: 'public', ttl: 60 }))
-  const perUser = t.procedure.use(cacheMiddleware(cache, { scope: (ctx) => ctx.user, ttl: 60 }))
+  const perUser = t.procedure.use(cacheMiddleware<Ctx>(cache, { scope: (ctx) => ctx.user, ttl: 60 }))
   const router = t.router({
     report: pub.input(z.object({ id: z.number() })).query(({ input }) => {
       runs.report++

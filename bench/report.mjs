@@ -27,7 +27,20 @@ const us = (x) =>
 const times = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–')
 
 export function summaryLine(block) {
+  if (block.type === 'stampede') return stampedeSummary(block).join('\n')
   const label = `${block.case} c=${block.concurrency}`
+  if (block.type === 'getorset-hit') {
+    if (!Number.isFinite(block.ratio)) {
+      const bad = block.clients.find((c) => c.status !== 'ok')
+      return `${label}: not measured (${bad ? `${bad.name}: ${bad.reason}` : 'no result'})`
+    }
+    const verdict = block.ratio >= block.target ? 'met' : 'NOT met'
+    return (
+      `${label}: getOrSet/get throughput = ${times(block.ratio)} (median of per-round pairs; ` +
+      `ratio of medians ${times(block.ratioOfMedians)}) · target ≥ ${block.target.toFixed(2)}×, ` +
+      `i.e. getOrSet costs ≤ 1.1× get: ${verdict}`
+    )
+  }
   const subject = block.clients.find((c) => c.kind === 'subject')
   const best = block.bestPeer
   if (!best) return `${label}: no peer result`
@@ -43,6 +56,7 @@ export function markdownTable(blocks) {
     '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
   ]
   for (const b of blocks) {
+    if (b.type === 'stampede') continue
     for (const c of b.clients) {
       const head = `| ${b.case} | ${b.concurrency} | ${c.name} |`
       if (c.status !== 'ok') {
@@ -56,6 +70,57 @@ export function markdownTable(blocks) {
     }
   }
   return lines.join('\n')
+}
+
+const ms = (x) => (Number.isFinite(x) ? x.toFixed(1) : '–')
+
+/** The stampede blocks as one table: loader calls and wall time per contestant and process count. */
+export function stampedeTable(blocks) {
+  const lines = [
+    '| case | processes | client | loader calls | wall ms | loader calls per round | wall ms per round |',
+    '| --- | ---: | --- | ---: | ---: | --- | --- |',
+  ]
+  for (const b of blocks) {
+    if (b.type !== 'stampede') continue
+    for (const r of b.results) {
+      const head = `| ${b.case} | ${r.processes} | ${r.name} |`
+      if (r.status !== 'ok') {
+        lines.push(`${head} ${r.status}: ${r.reason} | | | |`)
+        continue
+      }
+      const errs = r.errors ? ` (${r.errors} failed calls)` : ''
+      lines.push(
+        `${head} ${r.loaderCalls}${errs} | ${ms(r.wallMs)} | ${r.rounds.map((x) => x.loaderCalls).join(', ')} | ` +
+          `${r.rounds.map((x) => ms(x.wallMs)).join(', ')} |`,
+      )
+    }
+  }
+  return lines.length > 2 ? lines.join('\n') : ''
+}
+
+/** The stampede targets, one line each. */
+export function stampedeSummary(b) {
+  const fc = b.results.filter((r) => r.name === 'ferrocache')
+  const perProc = fc
+    .map(
+      (r) =>
+        `${r.processes}p: ${r.status === 'ok' ? r.rounds.map((x) => x.loaderCalls).join(', ') : r.status}`,
+    )
+    .join('; ')
+  const t = b.targets.ferrocacheWall
+  const walls = fc.map((r) => `${r.processes}p ${ms(r.wallMs)} ms`).join(', ')
+  const verdict = (m) => (m === true ? 'met' : m === false ? 'NOT met' : 'not measured')
+  return [
+    `stampede: ferrocache loader calls = 1 across all processes, every round (${perProc}): ` +
+      verdict(b.targets.ferrocacheSingleLoad.met),
+    `stampede: ferrocache wall time (${walls}) ≤ bentocache 1-process wall + 20 ms (${ms(t.budgetMs)} ms): ` +
+      verdict(t.met),
+  ]
+}
+
+/** Every table of a run: throughput cases, then the stampede. */
+export function renderTables(blocks) {
+  return [markdownTable(blocks), stampedeTable(blocks)].filter(Boolean).join('\n\n')
 }
 
 export async function packageVersions() {
@@ -109,11 +174,15 @@ export function renderMarkdown({ blocks, machine, options, versions, date }) {
     '',
     'All clients hit the same Valkey in the same run, alternating in rounds. Only the ratios within one run mean ' +
       'anything: the machine is shared and noisy. bytes/op is measured on the server (INFO stats, input + output). ' +
-      'ratio = ferrocache ops/s ÷ best peer ops/s. For getMany/setMany one op is one call of 100 keys.',
+      'ratio = ferrocache ops/s ÷ best peer ops/s. For getMany/setMany one op is one call of 100 keys. ' +
+      'getorset-hit compares ferrocache with itself on the same hits: ratio = median over rounds of ' +
+      'getOrSet ops/s ÷ get ops/s measured back to back in that round. ' +
+      'stampede: loader calls (counted in Valkey) and wall time from the shared start until the last of ' +
+      'the concurrent callers got its value, median over rounds with a fresh key each round.',
     '',
-    markdownTable(blocks),
+    renderTables(blocks),
     '',
-    ...blocks.map((b) => `- ${summaryLine(b)}`),
+    ...blocks.flatMap((b) => summaryLine(b).split('\n')).map((l) => `- ${l}`),
     '',
   ].join('\n')
 }

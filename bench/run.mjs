@@ -9,8 +9,8 @@ import { LatencyRecorder, WireMeter, collectGarbage, median, parseInfo, runFor }
 import {
   describeError,
   machineInfo,
-  markdownTable,
   packageVersions,
+  renderTables,
   summaryLine,
   writeResults,
 } from './report.mjs'
@@ -39,6 +39,8 @@ if (args.help) {
 const options = {
   quick: args.quick,
   rounds: Number(args.rounds ?? (args.quick ? 3 : 5)),
+  // stampede rounds are whole stampedes (fresh key each), not time slices: 3 unless --rounds is given
+  stampedeRounds: Number(args.rounds ?? 3),
   sliceMs: Number(args.slice ?? (args.quick ? 300 : 1500)),
   warmupMs: args.quick ? 100 : 300,
 }
@@ -129,8 +131,35 @@ async function main() {
   }
 
   const recorder = new LatencyRecorder()
+  // One timed run of `op`: warm-up, full GC, closed loop for the slice; returns the round's numbers.
+  async function measure(op, concurrency) {
+    const guard = options.sliceMs + 60_000
+    await withTimeout(runFor(op, { concurrency, ms: options.warmupMs }), guard, 'warmup')
+    collectGarbage()
+    recorder.reset()
+    await meter.start()
+    const { ops, seconds } = await withTimeout(
+      runFor(op, { concurrency, ms: options.sliceMs, recorder }),
+      guard,
+      'run',
+    )
+    const bytes = await meter.stop()
+    const { p50, p99 } = recorder.percentiles()
+    return { ops, seconds, opsPerSec: ops / seconds, p50, p99, bytesPerOp: bytes / ops }
+  }
   const blocks = []
   for (const kase of cases) {
+    if (kase.run) {
+      // Cases with their own structure (getorset-hit, stampede) run themselves and return blocks.
+      log(`\n${kase.name}: ${kase.description}`)
+      try {
+        blocks.push(...(await kase.run({ url, clients, options, measure, log })))
+      } catch (e) {
+        log(`  ${kase.name}: ${describeError(e)}`)
+      }
+      for (const b of blocks.filter((x) => x.case === kase.name)) log(`  => ${summaryLine(b)}`)
+      continue
+    }
     for (const concurrency of kase.concurrency) {
       log(`\n${kase.name} c=${concurrency}: ${kase.description}`)
       const rows = clients.map((c) => ({
@@ -156,20 +185,9 @@ async function main() {
         const order = live.map((_, k) => live[(k + r) % live.length]) // rotate: ABAB… with no fixed position
         for (const row of order) {
           try {
-            const guard = options.sliceMs + 60_000
-            await withTimeout(runFor(row.op, { concurrency, ms: options.warmupMs }), guard, 'warmup')
-            collectGarbage()
-            recorder.reset()
-            await meter.start()
-            const { ops, seconds } = await withTimeout(
-              runFor(row.op, { concurrency, ms: options.sliceMs, recorder }),
-              guard,
-              'run',
-            )
-            const bytes = await meter.stop()
-            const { p50, p99 } = recorder.percentiles()
-            row.rounds.push({ ops, seconds, opsPerSec: ops / seconds, p50, p99, bytesPerOp: bytes / ops })
-            log(`  round ${r + 1} ${row.name}: ${Math.round(ops / seconds)} ops/s p50 ${p50.toFixed(1)} µs`)
+            const m = await measure(row.op, concurrency)
+            row.rounds.push(m)
+            log(`  round ${r + 1} ${row.name}: ${Math.round(m.opsPerSec)} ops/s p50 ${m.p50.toFixed(1)} µs`)
           } catch (e) {
             row.status = 'error'
             row.reason = describeError(e)
@@ -205,7 +223,7 @@ async function main() {
     wireOverheadBytes: meter.overhead,
     blocks,
   }
-  console.log(`\n${markdownTable(blocks)}\n`)
+  console.log(`\n${renderTables(blocks)}\n`)
   for (const b of blocks) console.log(summaryLine(b))
   if (!args['no-write']) {
     const files = await writeResults(report)

@@ -1,21 +1,17 @@
-//! Executes a parsed batch against the store: Valkey (one pipeline, one round trip) or the
-//! in-process memory store. Seals values on the way in; checks envelopes (and tag markers) on the
-//! way out.
+//! Executes a parsed batch against the store: Valkey (one pipeline, one round trip; on a
+//! cluster one pipeline per slot, all at once) or the in-process memory store. Seals values on
+//! the way in; checks envelopes (and tag markers) on the way out.
 
-use crate::client::NodePool;
 use crate::codec::{self, Compression, Meta, Opened};
 use crate::error::{CacheError, ErrorKind};
 use crate::frame::{Completion, Op, Request};
 use crate::memory::MemoryStore;
 use crate::reply::{command_reply, finish_read, now_ms, open_stored, unexpected};
 use crate::stats::Stats;
+use crate::store::Routed;
+pub use crate::store::Store;
 use crate::tags::{read_markers, still_valid, Markers};
 use redis::Value;
-
-pub enum Store {
-  Memory(MemoryStore),
-  Valkey(Box<NodePool>),
-}
 
 /// Per-engine settings the executor needs.
 pub struct Settings {
@@ -77,7 +73,7 @@ pub async fn execute(
       .into_iter()
       .map(|r| run_memory(m, settings, stats, r))
       .collect(),
-    Store::Valkey(pool) => run_valkey(pool, settings, stats, buf, ready).await,
+    _ => run_remote(store, settings, stats, buf, ready).await,
   };
   check_tags(store, stats, outcomes, &mut done).await;
   done
@@ -201,67 +197,61 @@ fn run_memory(m: &MemoryStore, settings: &Settings, stats: &Stats, r: Ready) -> 
   })
 }
 
-async fn run_valkey(
-  pool: &NodePool,
+async fn run_remote(
+  store: &Store,
   settings: &Settings,
   stats: &Stats,
   buf: &[u8],
   ready: Vec<Ready<'_>>,
 ) -> Vec<Outcome> {
-  if ready.is_empty() {
-    return Vec::new();
-  }
-  let mut pipe = redis::pipe();
-  for r in &ready {
-    match r.op {
-      Op::Get => pipe.cmd("GET").arg(r.key),
-      Op::Set {
-        ttl_ms: Some(ms), ..
-      } => pipe.cmd("SET").arg(r.key).arg(&r.sealed).arg("PX").arg(*ms),
-      Op::Set { ttl_ms: None, .. } => pipe.cmd("SET").arg(r.key).arg(&r.sealed),
-      Op::Delete => pipe.cmd("UNLINK").arg(r.key),
-      Op::Exists => pipe.cmd("EXISTS").arg(r.key),
-      Op::Command { args } => {
-        let mut cmd = redis::Cmd::new();
-        args.iter().for_each(|a| {
-          cmd.arg(&buf[a.clone()]);
-        });
-        pipe.add_command(cmd)
-      }
-    };
-  }
-  match pool.pipeline(&pipe, ready.len()).await {
-    Ok(values) if values.len() == ready.len() => ready
-      .into_iter()
-      .zip(values)
-      .map(|(r, v)| reply(settings, stats, r, v))
-      .collect(),
-    Ok(values) => {
-      let err = CacheError::new(
-        ErrorKind::Internal,
-        format!(
-          "Valkey answered {} replies for {} commands",
-          values.len(),
-          ready.len()
-        ),
-      );
-      fail_all(stats, ready, &err)
-    }
-    Err(err) => fail_all(stats, ready, &err),
-  }
-}
-
-fn fail_all(stats: &Stats, ready: Vec<Ready<'_>>, err: &CacheError) -> Vec<Outcome> {
-  Stats::add(&stats.errors, ready.len() as u64);
+  let cmds = ready
+    .iter()
+    .map(|r| Routed {
+      key: r.key,
+      cmd: command(buf, r),
+    })
+    .collect();
+  let replies = store.send(cmds).await;
   ready
     .into_iter()
-    .map(|r| {
-      if matches!(r.op, Op::Get) {
-        Stats::add(&stats.misses, 1);
-      }
-      Outcome::Done(Completion::error(r.id, err))
+    .zip(replies)
+    .map(|(r, v)| match v {
+      Ok(v) => reply(settings, stats, r, v),
+      Err(err) => failed(stats, r, &err),
     })
     .collect()
+}
+
+/// The Valkey command of a request (a command's routing key is its `key`, not an argument).
+fn command(buf: &[u8], r: &Ready) -> redis::Cmd {
+  let mut cmd = redis::Cmd::new();
+  match r.op {
+    Op::Get => cmd.arg("GET").arg(r.key),
+    Op::Set { ttl_ms, .. } => {
+      cmd.arg("SET").arg(r.key).arg(&r.sealed);
+      match ttl_ms {
+        Some(ms) => cmd.arg("PX").arg(*ms),
+        None => &mut cmd,
+      }
+    }
+    Op::Delete => cmd.arg("UNLINK").arg(r.key),
+    Op::Exists => cmd.arg("EXISTS").arg(r.key),
+    Op::Command { args } => {
+      args.iter().for_each(|a| {
+        cmd.arg(&buf[a.clone()]);
+      });
+      &mut cmd
+    }
+  };
+  cmd
+}
+
+fn failed(stats: &Stats, r: Ready<'_>, err: &CacheError) -> Outcome {
+  Stats::add(&stats.errors, 1);
+  if matches!(r.op, Op::Get) {
+    Stats::add(&stats.misses, 1);
+  }
+  Outcome::Done(Completion::error(r.id, err))
 }
 
 fn reply(settings: &Settings, stats: &Stats, r: Ready, v: Value) -> Outcome {

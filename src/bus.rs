@@ -1,6 +1,8 @@
 //! A pub/sub subscriber that delivers messages of one channel to JS through the completion queue
 //! (id `BUS_ID`). It reconnects with backoff on its own; each (re)subscription is announced with
 //! a `BUS_SUBSCRIBED` event, so JS can re-check whatever it may have missed while disconnected.
+//! On a cluster it subscribes on one seed node (a regular PUBLISH reaches every node) and moves
+//! to the next seed whenever that one fails.
 
 use crate::completion::CompletionQueue;
 use crate::frame::{Completion, STATUS_HIT};
@@ -18,16 +20,19 @@ pub const BUS_SUBSCRIBED: u8 = 1;
 /// Tag of a lost subscription (messages may be missed until the next `BUS_SUBSCRIBED`).
 pub const BUS_LOST: u8 = 2;
 
-/// Runs until `stop` turns true.
+/// Runs until `stop` turns true. `clients` are tried in turn (one for a single node).
 pub async fn run(
-  client: redis::Client,
+  clients: Vec<redis::Client>,
   channel: Vec<u8>,
   queue: Arc<CompletionQueue>,
   connect_timeout: Duration,
   mut stop: watch::Receiver<bool>,
 ) {
   let mut delay = Duration::from_millis(50);
-  while !*stop.borrow() {
+  let mut turn = 0usize;
+  while !*stop.borrow() && !clients.is_empty() {
+    let client = &clients[turn % clients.len()];
+    turn = turn.wrapping_add(1);
     let connected = tokio::time::timeout(connect_timeout, client.get_async_pubsub()).await;
     let mut pubsub = match connected {
       Ok(Ok(p)) => p,

@@ -28,11 +28,45 @@ struct Slot {
   connecting: tokio::sync::Mutex<()>,
 }
 
+/// Reconnect backoff shared by the connections of one pool: after a failed connect, callers get
+/// the last error at once until the next attempt is due (50 ms doubling to 2 s).
 #[derive(Default)]
-struct Backoff {
+pub struct Backoff {
   failures: u32,
   retry_at: Option<Instant>,
   last: Option<CacheError>,
+}
+
+impl Backoff {
+  /// The last error (with the wait left) while a reconnect is not due yet.
+  pub fn check(&self) -> Result<()> {
+    match (self.retry_at, &self.last) {
+      (Some(at), Some(last)) if Instant::now() < at => Err(CacheError::new(
+        last.kind,
+        format!(
+          "{} (next reconnect attempt in {} ms)",
+          last.message,
+          (at - Instant::now()).as_millis()
+        ),
+      )),
+      _ => Ok(()),
+    }
+  }
+
+  /// Records the outcome of a connect attempt.
+  pub fn record<T>(&mut self, result: &Result<T>) {
+    match result {
+      Ok(_) => *self = Backoff::default(),
+      Err(err) => {
+        let delay = BACKOFF_FIRST
+          .saturating_mul(1 << self.failures.min(8))
+          .min(BACKOFF_MAX);
+        self.failures += 1;
+        self.retry_at = Some(Instant::now() + delay);
+        self.last = Some(err.clone());
+      }
+    }
+  }
 }
 
 pub struct NodePool {
@@ -44,32 +78,35 @@ pub struct NodePool {
   backoff: Mutex<Backoff>,
 }
 
-fn invalid_url(e: impl std::fmt::Display) -> CacheError {
+pub fn invalid_url(e: impl std::fmt::Display) -> CacheError {
   CacheError::new(
     ErrorKind::InvalidOption,
     format!("url is not a valid redis:// or rediss:// address: {e}"),
   )
 }
 
+/// A client for one node URL (TCP_NODELAY; `tls_ca` trusted for `rediss://`).
+pub fn open_client(url: &str, tls_ca: Option<&[u8]>) -> Result<redis::Client> {
+  let info = url
+    .into_connection_info()
+    .map_err(invalid_url)?
+    .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+  match tls_ca {
+    Some(ca) => redis::Client::build_with_tls(
+      info,
+      redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(ca.to_vec()),
+      },
+    ),
+    None => redis::Client::open(info),
+  }
+  .map_err(invalid_url)
+}
+
 impl NodePool {
   pub fn new(cfg: &NodeConfig) -> Result<Self> {
-    let info = cfg
-      .url
-      .as_str()
-      .into_connection_info()
-      .map_err(invalid_url)?
-      .set_tcp_settings(TcpSettings::default().set_nodelay(true));
-    let client = match &cfg.tls_ca {
-      Some(ca) => redis::Client::build_with_tls(
-        info,
-        redis::TlsCertificates {
-          client_tls: None,
-          root_cert: Some(ca.clone()),
-        },
-      ),
-      None => redis::Client::open(info),
-    }
-    .map_err(invalid_url)?;
+    let client = open_client(&cfg.url, cfg.tls_ca.as_deref())?;
     let config = AsyncConnectionConfig::new()
       .set_connection_timeout(Some(cfg.connect_timeout))
       .set_response_timeout(Some(cfg.command_timeout))
@@ -117,7 +154,7 @@ impl NodePool {
     if let Some(c) = lock(&slot.conn).clone() {
       return Ok(c);
     }
-    self.check_backoff()?;
+    lock(&self.backoff).check()?;
     let attempt = self
       .client
       .get_multiplexed_async_connection_with_config(&self.config);
@@ -132,38 +169,11 @@ impl NodePool {
         ),
       )),
     };
-    let mut backoff = lock(&self.backoff);
-    match result {
-      Ok(c) => {
-        *backoff = Backoff::default();
-        *lock(&slot.conn) = Some(c.clone());
-        Ok(c)
-      }
-      Err(err) => {
-        let delay = BACKOFF_FIRST
-          .saturating_mul(1 << backoff.failures.min(8))
-          .min(BACKOFF_MAX);
-        backoff.failures += 1;
-        backoff.retry_at = Some(Instant::now() + delay);
-        backoff.last = Some(err.clone());
-        Err(err)
-      }
+    lock(&self.backoff).record(&result);
+    if let Ok(c) = &result {
+      *lock(&slot.conn) = Some(c.clone());
     }
-  }
-
-  fn check_backoff(&self) -> Result<()> {
-    let backoff = lock(&self.backoff);
-    match (backoff.retry_at, &backoff.last) {
-      (Some(at), Some(last)) if Instant::now() < at => Err(CacheError::new(
-        last.kind,
-        format!(
-          "{} (next reconnect attempt in {} ms)",
-          last.message,
-          (at - Instant::now()).as_millis()
-        ),
-      )),
-      _ => Ok(()),
-    }
+    result
   }
 
   /// Forgets a connection that failed, so the next use reconnects.
@@ -189,7 +199,7 @@ impl NodePool {
   }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
   m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

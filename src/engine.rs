@@ -3,6 +3,7 @@
 
 use crate::backend::{execute, Settings, Store};
 use crate::client::{NodeConfig, NodePool};
+use crate::cluster::{ClusterConfig, ClusterPool};
 use crate::completion::CompletionQueue;
 use crate::error::{CacheError, ErrorKind, Result};
 use crate::frame::{parse_requests, Completion};
@@ -16,8 +17,10 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
 pub struct EngineConfig {
-  /// `None` = memory-only mode.
+  /// `None` (and no `cluster`) = memory-only mode.
   pub node: Option<NodeConfig>,
+  /// A Valkey Cluster instead of one node.
+  pub cluster: Option<ClusterConfig>,
   pub memory_max_bytes: usize,
   pub settings: Settings,
 }
@@ -45,9 +48,10 @@ const POLL_WINDOW_NS: u64 = 100_000;
 
 impl Engine {
   pub fn new(cfg: EngineConfig, handle: Handle) -> Result<Arc<Self>> {
-    let store = match &cfg.node {
-      Some(node) => Store::Valkey(Box::new(NodePool::new(node)?)),
-      None => Store::Memory(MemoryStore::new(cfg.memory_max_bytes)),
+    let store = match (&cfg.node, &cfg.cluster) {
+      (_, Some(cluster)) => Store::Cluster(Box::new(ClusterPool::new(cluster)?)),
+      (Some(node), None) => Store::Valkey(Box::new(NodePool::new(node)?)),
+      (None, None) => Store::Memory(MemoryStore::new(cfg.memory_max_bytes)),
     };
     let engine = Arc::new(Engine {
       store,
@@ -80,14 +84,21 @@ impl Engine {
         });
       }
     }
+    if let Store::Cluster(pool) = &engine.store {
+      for idx in 0..pool.size() {
+        let me = engine.clone();
+        engine.handle.spawn(async move {
+          if let Store::Cluster(pool) = &me.store {
+            let _ = pool.connection_at(idx).await;
+          }
+        });
+      }
+    }
     Ok(engine)
   }
 
   pub fn mode(&self) -> &'static str {
-    match self.store {
-      Store::Memory(_) => "memory",
-      Store::Valkey(_) => "standalone",
-    }
+    self.store.mode()
   }
 
   fn check_open(&self) -> Result<()> {
@@ -147,17 +158,19 @@ impl Engine {
   /// mode has no bus: one process, nothing to hear.
   pub fn subscribe(&self, channel: Vec<u8>) -> Result<()> {
     self.check_open()?;
-    let Store::Valkey(pool) = &self.store else {
-      return Ok(());
+    let (clients, connect_timeout) = match &self.store {
+      Store::Memory(_) => return Ok(()),
+      Store::Valkey(pool) => (vec![pool.client().clone()], pool.connect_timeout()),
+      Store::Cluster(pool) => (pool.seeds().to_vec(), pool.connect_timeout()),
     };
     if self.bus_started.swap(true, Ordering::AcqRel) {
       return Ok(());
     }
     let task = crate::bus::run(
-      pool.client().clone(),
+      clients,
       channel,
       self.queue.clone(),
-      pool.connect_timeout(),
+      connect_timeout,
       self.stop.subscribe(),
     );
     self.handle.spawn(task);
@@ -181,6 +194,9 @@ impl Engine {
         .await
         .map_err(|e| pool.failed(idx, e))?;
     }
+    if let Store::Cluster(pool) = &self.store {
+      pool.ping().await?;
+    }
     Ok(started.elapsed())
   }
 
@@ -195,6 +211,11 @@ impl Engine {
         return Ok(n);
       }
       Store::Valkey(pool) => pool,
+      Store::Cluster(pool) => {
+        let n = pool.delete_matching(pattern, SCAN_COUNT).await?;
+        Stats::add(&self.stats.deletes, n);
+        return Ok(n);
+      }
     };
     let (idx, mut conn) = pool.connection().await?;
     let mut cursor: u64 = 0;
@@ -241,8 +262,10 @@ impl Engine {
         break;
       }
     }
-    if let Store::Valkey(pool) = &self.store {
-      (0..pool.size()).for_each(|i| pool.discard(i));
+    match &self.store {
+      Store::Valkey(pool) => (0..pool.size()).for_each(|i| pool.discard(i)),
+      Store::Cluster(pool) => (0..pool.size()).for_each(|i| pool.discard(i)),
+      Store::Memory(_) => {}
     }
   }
 }
@@ -276,6 +299,7 @@ mod tests {
       .unwrap();
     let cfg = EngineConfig {
       node: None,
+      cluster: None,
       memory_max_bytes: 1 << 20,
       settings: Settings {
         compression: None,

@@ -4,6 +4,7 @@
 mod backend;
 mod bus;
 mod client;
+mod cluster;
 mod codec;
 mod completion;
 mod engine;
@@ -13,6 +14,7 @@ mod glob;
 mod memory;
 mod reply;
 mod stats;
+mod store;
 mod tags;
 
 use napi::bindgen_prelude::{BufferSlice, Function};
@@ -55,9 +57,11 @@ fn to_js(e: error::CacheError) -> napi::Error {
 /// documented defaults before it builds one; every field here is already checked.
 #[napi(object)]
 pub struct EngineOptions {
-  /// `redis://` or `rediss://` URL; absent = memory-only mode.
+  /// `redis://` or `rediss://` URL; absent (and no `nodes`) = memory-only mode.
   pub url: Option<String>,
-  /// Connections to the node (default 1).
+  /// Valkey Cluster seed URLs (`redis://` or `rediss://`), instead of `url`.
+  pub nodes: Option<Vec<String>>,
+  /// Connections to each node (default 1).
   pub pool_size: Option<u32>,
   /// Connect timeout in milliseconds (default 1000).
   pub connect_timeout_ms: Option<u32>,
@@ -101,15 +105,27 @@ impl NativeEngine {
   #[napi(constructor)]
   pub fn new(options: EngineOptions, on_ready: Function<(), ()>) -> napi::Result<Self> {
     let ms = |v: Option<u32>, d: u64| Duration::from_millis(v.map(u64::from).unwrap_or(d));
+    let pool_size = options.pool_size.unwrap_or(1) as usize;
+    let connect_timeout = ms(options.connect_timeout_ms, 1000);
+    let command_timeout = ms(options.command_timeout_ms, 500);
+    let tls_ca = options.tls_ca.map(String::into_bytes);
+    let cluster = options.nodes.map(|seeds| cluster::ClusterConfig {
+      seeds,
+      pool_size,
+      connect_timeout,
+      command_timeout,
+      tls_ca: tls_ca.clone(),
+    });
     let node = options.url.map(|url| client::NodeConfig {
       url,
-      pool_size: options.pool_size.unwrap_or(1) as usize,
-      connect_timeout: ms(options.connect_timeout_ms, 1000),
-      command_timeout: ms(options.command_timeout_ms, 500),
-      tls_ca: options.tls_ca.map(String::into_bytes),
+      pool_size,
+      connect_timeout,
+      command_timeout,
+      tls_ca,
     });
     let cfg = engine::EngineConfig {
       node,
+      cluster,
       memory_max_bytes: options
         .memory_max_bytes
         .map(|b| b as usize)
@@ -166,7 +182,7 @@ impl NativeEngine {
     }
   }
 
-  /// `'memory'` or `'standalone'`.
+  /// `'memory'`, `'standalone'` or `'cluster'`.
   #[napi(getter)]
   pub fn mode(&self) -> String {
     self.inner.mode().to_string()

@@ -6,8 +6,8 @@
 //! all tagged entries of the batch. Markers are compared, not timestamps: no clock skew, and a
 //! write racing an invalidation is conservatively invalid.
 
-use crate::backend::Store;
-use crate::error::{CacheError, Result};
+use crate::error::Result;
+use crate::store::{checked, Routed, Store};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -27,17 +27,19 @@ pub async fn read_markers(store: &Store, keys: Vec<&[u8]>) -> Result<Markers> {
         out.insert(k.to_vec(), m.get(k).unwrap_or_default());
       }
     }
-    Store::Valkey(pool) => {
-      let mut pipe = redis::pipe();
-      for k in &unique {
-        pipe.cmd("GET").arg(*k);
-      }
-      let values = pool.pipeline(&pipe, unique.len()).await?;
+    _ => {
+      // One GET per marker (never MGET: on a cluster the markers live in different slots).
+      let cmds = unique
+        .iter()
+        .map(|k| Routed {
+          key: k,
+          cmd: redis::cmd("GET").arg(*k).clone(),
+        })
+        .collect();
+      let values = store.send(cmds).await;
       for (k, v) in unique.into_iter().zip(values) {
-        let current = match v {
+        let current = match checked(v)? {
           redis::Value::BulkString(b) => b,
-          redis::Value::Nil => Vec::new(),
-          redis::Value::ServerError(e) => return Err(CacheError::from(redis::RedisError::from(e))),
           _ => Vec::new(),
         };
         out.insert(k.to_vec(), current);
@@ -79,21 +81,17 @@ pub async fn invalidate(store: &Store, keys: &[Vec<u8>], ttl_ms: u64) -> Result<
       }
       Ok(())
     }
-    Store::Valkey(pool) => {
-      let mut pipe = redis::pipe();
-      for k in keys {
-        pipe
-          .cmd("SET")
-          .arg(k)
-          .arg(new_marker_value())
-          .arg("PX")
-          .arg(ttl_ms);
-      }
-      let replies = pool.pipeline(&pipe, keys.len()).await?;
-      for r in replies {
-        if let redis::Value::ServerError(e) = r {
-          return Err(CacheError::from(redis::RedisError::from(e)));
-        }
+    _ => {
+      let cmds = keys
+        .iter()
+        .map(|k| {
+          let mut cmd = redis::cmd("SET");
+          cmd.arg(k).arg(new_marker_value()).arg("PX").arg(ttl_ms);
+          Routed { key: k, cmd }
+        })
+        .collect();
+      for r in store.send(cmds).await {
+        checked(r)?;
       }
       Ok(())
     }

@@ -70,7 +70,8 @@ function keyError(key: unknown): CacheError {
 }
 
 /**
- * A cache backed by Valkey (or by memory when no `url` is given).
+ * A cache backed by Valkey — one node (`url`) or a Valkey Cluster (`nodes`) — or by memory when
+ * neither is given.
  *
  * @example
  * ```ts

@@ -5,7 +5,10 @@ import type { Serializer } from './codec'
 export interface CacheOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). Absent → memory-only mode. */
   url?: string
-  /** Valkey Cluster seed URLs (instead of `url`). Not available yet: passing it throws `E_INVALID_OPTION`. */
+  /**
+   * Valkey Cluster seed URLs (instead of `url`), e.g. `['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379']`.
+   * The rest of the cluster is discovered from them; same credentials and scheme on all.
+   */
   nodes?: string[]
   /** Prepended to every key this cache writes. Default `'fc:'`, so `clear()` never touches other data. */
   prefix?: string
@@ -50,6 +53,7 @@ export interface CacheOptions {
 /** Options after validation, with defaults filled in. */
 export interface ResolvedOptions {
   url?: string
+  nodes?: string[]
   prefix: string
   ttlMs: number
   poolSize: number
@@ -110,7 +114,18 @@ export function resolveOptions(input: CacheOptions | undefined): ResolvedOptions
   if (o.url !== undefined && (typeof o.url !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(o.url))) {
     bad('url', 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379')
   }
-  if (o.nodes !== undefined) bad('nodes', '(Valkey Cluster) is not available in this version yet; use `url`')
+  if (o.nodes !== undefined) {
+    const n = o.nodes
+    if (
+      !Array.isArray(n) ||
+      n.length === 0 ||
+      !n.every((u) => typeof u === 'string' && /^rediss?:\/\/[^\s]+$/.test(u))
+    ) {
+      bad('nodes', "must be a non-empty array of redis:// or rediss:// URLs, e.g. ['redis://10.0.0.1:6379']")
+    }
+    if (o.url !== undefined)
+      bad('nodes', 'and `url` cannot be used together: give `url` (one node) or `nodes` (a cluster)')
+  }
   let l1: ResolvedOptions['l1']
   if (o.l1 !== undefined && o.l1 !== false) {
     if (typeof o.l1 !== 'object' || o.l1 === null)
@@ -160,6 +175,7 @@ export function resolveOptions(input: CacheOptions | undefined): ResolvedOptions
   }
   return {
     url: o.url as string | undefined,
+    nodes: o.nodes === undefined ? undefined : [...(o.nodes as string[])],
     prefix,
     ttlMs,
     poolSize: int('poolSize', o.poolSize, 1, 1, 64),

@@ -125,7 +125,8 @@ local reset = now
 if tokens < limit then reset = now + math.ceil((1 - (tokens - math.floor(tokens))) / rate) end
 return {ok, math.floor(tokens), reset}`
 
-const SCRIPTS: Record<RateLimitAlgorithm, string> = {
+/** @internal The Lua scripts (ARGV: limit, window ms; replies [ok, remaining, reset]); exported for the benchmark. */
+export const SCRIPTS: Record<RateLimitAlgorithm, string> = {
   'sliding-window': SLIDING,
   'fixed-window': FIXED,
   'token-bucket': BUCKET,
@@ -194,6 +195,7 @@ export class RateLimiter {
   private readonly winMs: number
   private readonly failOpen: boolean
   private readonly keyBase: string
+  private readonly memoryOnly: boolean
   private readonly counters: RateLimiterStats = { allowed: 0, denied: 0, failedOpen: 0, failedClosed: 0 }
 
   /**
@@ -246,6 +248,7 @@ export class RateLimiter {
     this.winMs = Math.round(o.window * 1000)
     this.algorithm = algorithm
     this.failOpen = o.failOpen ?? true
+    this.memoryOnly = cache._mode === 'memory'
     this.keyBase = `ratelimit:${algorithm}:${o.name === undefined ? '' : o.name + ':'}`
   }
 
@@ -265,7 +268,7 @@ export class RateLimiter {
     }
     const key = this.cache.prefix + this.keyBase + id
     let reply: [number, number, number]
-    if (this.cache._mode === 'memory') reply = this.inMemory(key, Date.now())
+    if (this.memoryOnly) reply = this.inMemory(key, Date.now())
     else {
       try {
         const args = [String(this.max), String(this.winMs)]

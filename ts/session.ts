@@ -48,6 +48,7 @@ export class SessionStore<T = unknown> {
   private readonly ns: Cache
   private readonly ttlMs: number
   private readonly sliding: boolean
+  private readonly memoryOnly: boolean
 
   /**
    * Validates the options (`E_INVALID_OPTION`).
@@ -73,6 +74,7 @@ export class SessionStore<T = unknown> {
     }
     this.sliding = o.sliding ?? false
     this.ns = cache.namespace('session')
+    this.memoryOnly = cache._mode === 'memory'
   }
 
   /**
@@ -174,10 +176,6 @@ export class SessionStore<T = unknown> {
     return this.guard(id, () =>
       this.memoryOnly ? this.serial(id, () => this.ns.delete(slot(id))) : this.ns.delete(slot(id)),
     )
-  }
-
-  private get memoryOnly(): boolean {
-    return this.ns._mode === 'memory'
   }
 
   private full(id: string): string {

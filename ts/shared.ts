@@ -50,6 +50,7 @@ export class Shared {
       this.transport = new Transport(
         {
           url: opts.url,
+          nodes: opts.nodes,
           poolSize: opts.poolSize,
           connectTimeoutMs: opts.connectTimeoutMs,
           commandTimeoutMs: opts.commandTimeoutMs,
@@ -64,7 +65,7 @@ export class Shared {
     } catch (e) {
       throw fromNative(e)
     }
-    this.distributed = opts.url !== undefined
+    this.distributed = opts.url !== undefined || opts.nodes !== undefined
     const toMarkers = (tags: unknown) => markerKeys(opts.prefix, tags, 'setTags(tags)')
     this.flights = new SingleFlight(
       this.transport,

@@ -102,8 +102,10 @@ function checkFn(name: string, v: unknown): void {
  * subscriptions pass through; failing resolvers are never cached. Values come back deep-equal and
  * of the same types as uncached ones (Dates, Maps…) through any transformer.
  *
- * The key is `trpc:<scope>:<path>:<sha256 of the raw input>` (key-order independent; Dates, Maps,
- * Sets, BigInts hashed by value). Put `.input()` and auth/context middlewares before it.
+ * The key is `trpc:<scope>:<path>:<sha256 of the raw input>` — `<scope>` is `public` or `u.` + the
+ * URI-encoded scope value; the input hash is key-order independent, Dates, Maps, Sets, BigInts hashed
+ * by value — or `trpc:<scope>:<your key>` with `key`. Put `.input()` and auth/context middlewares
+ * before it. Pass the context type (`cacheMiddleware<Ctx>(…)`) to type `ctx` in `scope`/`key`/`tags`.
  *
  * @example
  * ```ts
@@ -111,7 +113,7 @@ function checkFn(name: string, v: unknown): void {
  * const cachedPublic = t.procedure.use(cacheMiddleware(cache, { scope: 'public', ttl: 60, grace: 600 }))
  * export const router = t.router({
  *   post: cachedPublic.input(z.object({ id: z.string() })).query(({ input }) => db.post.find(input.id)),
- *   me: authed.use(cacheMiddleware(cache, { scope: (ctx) => ctx.user?.id, ttl: 30 })).query(({ ctx }) => loadProfile(ctx.user.id)),
+ *   me: authed.use(cacheMiddleware<Ctx>(cache, { scope: (ctx) => ctx.user?.id, ttl: 30 })).query(({ ctx }) => loadProfile(ctx.user.id)),
  * })
  * ```
  */
@@ -202,7 +204,9 @@ function isStream(v: unknown): boolean {
 /**
  * After a successful mutation, invalidates the tags its `tags` function returns (entries cached by
  * {@link cacheMiddleware} with those tags reload on their next call). Nothing happens when the
- * mutation fails. Other procedure types pass through.
+ * mutation fails. Other procedure types pass through. Note: an invalidated entry counts as expired,
+ * so with `grace` the next call may still get the old value while it reloads in the background —
+ * leave `grace` off the queries whose readers must see their own writes.
  *
  * @example
  * ```ts

@@ -1,0 +1,255 @@
+#!/usr/bin/env node
+// ferrocache's tRPC and rate-limit paths vs doing the same by hand with ioredis, against ONE Valkey.
+//   node bench/trpc.mjs [--rounds N] [--slice MS] [--only http,ratelimit]
+// (a) http: a cached tRPC query over HTTP (standalone adapter in a child process, superjson,
+//     httpBatchLink, 32 concurrent clients, 100 inputs, all hits after a warm-up): cacheMiddleware
+//     vs a `.use()` middleware doing ioredis GET + superjson.parse, or run + SET.
+// (b) ratelimit: RateLimiter.limit vs ioredis running the same sliding-window Lua script by EVALSHA
+//     (defineCommand, like @upstash/ratelimit), 64 concurrent callers over 1000 ids.
+// Uses VALKEY_URL when set, otherwise starts a throwaway Valkey. Prints medians over alternating rounds.
+import { fork } from 'node:child_process'
+import http from 'node:http'
+import { createRequire } from 'node:module'
+import { parseArgs } from 'node:util'
+import { collectGarbage, median, runFor } from './harness.mjs'
+
+const { values: args } = parseArgs({
+  options: {
+    serve: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '5' },
+    slice: { type: 'string', default: '3000' },
+    only: { type: 'string', default: 'http,ratelimit' },
+  },
+})
+const INPUTS = 100
+const CLIENTS = 32
+
+// ---------- (a) the server side, in a child process so clients and server do not share a core ----------
+async function serve(url) {
+  const { initTRPC } = await import('@trpc/server')
+  const { createHTTPServer } = await import('@trpc/server/adapters/standalone')
+  const { default: superjson } = await import('superjson')
+  const { Redis } = await import('ioredis')
+  const { Cache } = await import('../dist/index.mjs')
+  const { cacheMiddleware } = await import('../dist/trpc.mjs')
+  const cache = new Cache({ url, prefix: `bench-trpc:${process.pid}:` })
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 })
+  const t = initTRPC.create({ transformer: superjson })
+  const report = (id) => ({
+    id,
+    title: `report ${id}`,
+    createdAt: new Date(Date.UTC(2025, 0, 1 + (id % 28))),
+    totals: new Map(Array.from({ length: 8 }, (_, i) => [`k${i}`, i * id])),
+    rows: Array.from({ length: 10 }, (_, i) => ({
+      i,
+      label: `row ${i} of ${id}`,
+      at: new Date(i * 1e9),
+      ok: i % 2 === 0,
+    })),
+  })
+  // The usual hand-written version: JSON key, GET + superjson.parse on a hit, run + SET on a miss.
+  // Answering without next() needs the same `{ ok, data, marker }` shape cacheMiddleware uses.
+  const byHand = t.middleware(async ({ path, type, getRawInput, next }) => {
+    if (type !== 'query') return next()
+    const key = `bench-trpc-hand:${process.pid}:${path}:${JSON.stringify(await getRawInput())}`
+    const hit = await redis.get(key)
+    if (hit !== null) return { ok: true, data: superjson.parse(hit), marker: 'middlewareMarker' }
+    const r = await next()
+    if (r.ok) await redis.set(key, superjson.stringify(r.data), 'PX', 300_000)
+    return r
+  })
+  const input = (v) => v // no validator: both variants see the same raw input
+  const routers = {
+    ferrocache: t.router({
+      report: t.procedure
+        .input(input)
+        .use(cacheMiddleware(cache, { scope: 'public', ttl: 300 }))
+        .query(({ input }) => report(input.id)),
+    }),
+    ioredis: t.router({
+      report: t.procedure
+        .input(input)
+        .use(byHand)
+        .query(({ input }) => report(input.id)),
+    }),
+  }
+  const ports = {}
+  for (const [name, router] of Object.entries(routers)) {
+    const server = createHTTPServer({ router })
+    await new Promise((r) => server.listen(0, '127.0.0.1', r))
+    ports[name] = server.address().port
+  }
+  process.send({ ports })
+  process.on('disconnect', async () => {
+    await cache.close()
+    redis.disconnect()
+    process.exit(0)
+  })
+}
+
+// httpBatchLink's `fetch`, on node:http with keep-alive: the global fetch costs the client ~1.5 ms
+// of CPU per request, which would hide the server behind the load generator on 2 cores.
+const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS })
+function lightFetch(url, init) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method, headers: init.headers, agent }, (res) => {
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('error', reject)
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        resolve({ ok: res.statusCode < 300, status: res.statusCode, json: async () => JSON.parse(text) })
+      })
+    })
+    req.on('error', reject)
+    req.end(init.body ?? undefined)
+  })
+}
+
+async function benchHttp(url, rounds, slice) {
+  const { createTRPCClient, httpBatchLink } = await import('@trpc/client')
+  const { default: superjson } = await import('superjson')
+  const child = fork(new URL(import.meta.url), ['--serve'], {
+    env: { ...process.env, BENCH_VALKEY_URL: url },
+  })
+  const { ports } = await new Promise((resolve, reject) => {
+    child.once('message', resolve)
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
+  })
+  const variants = Object.keys(ports).map((name) => {
+    const clients = Array.from({ length: CLIENTS }, () =>
+      createTRPCClient({
+        links: [
+          httpBatchLink({
+            url: `http://127.0.0.1:${ports[name]}`,
+            transformer: superjson,
+            fetch: lightFetch,
+          }),
+        ],
+      }),
+    )
+    // Each call takes an idle client (never two calls in one client's batch); inputs cycle over one set.
+    const idle = [...clients]
+    let n = 0
+    const op = async () => {
+      const c = idle.pop()
+      try {
+        return await c.report.query({ id: n++ % INPUTS })
+      } finally {
+        idle.push(c)
+      }
+    }
+    return { name, clients, op }
+  })
+  for (const v of variants) {
+    const sample = await v.clients[0].report.query({ id: 1 })
+    if (!(sample.createdAt instanceof Date) || !(sample.totals instanceof Map))
+      throw new Error(`${v.name}: types lost`)
+    await Promise.all(Array.from({ length: INPUTS }, (_, id) => v.clients[id % CLIENTS].report.query({ id })))
+    await runFor(v.op, { concurrency: CLIENTS, ms: 500 }) // warm-up
+  }
+  const result = await alternate(variants, rounds, slice, CLIENTS)
+  child.disconnect()
+  return result
+}
+
+// ---------- (b) rate limiting ----------
+async function benchRateLimit(url, rounds, slice) {
+  const { Redis } = await import('ioredis')
+  const { Cache, RateLimiter } = await import('../dist/index.mjs')
+  // The limiter's own sliding-window script, so both sides run identical Lua.
+  const require = createRequire(new URL('../dist/index.mjs', import.meta.url))
+  const { SCRIPTS } = require('./rate-limit.js')
+  const cache = new Cache({ url, prefix: `bench-rl:${process.pid}:` })
+  const limiter = new RateLimiter(cache, { limit: 1_000_000, window: 60 })
+  const peers = [false, true].map((autoPipelining) => {
+    const redis = new Redis(url, { maxRetriesPerRequest: 1, enableAutoPipelining: autoPipelining })
+    redis.defineCommand('slidingLimit', { numberOfKeys: 1, lua: SCRIPTS['sliding-window'] })
+    const prefix = `bench-rl-${autoPipelining ? 'ioredis-ap' : 'ioredis'}:${process.pid}:`
+    let i = 0
+    return {
+      name: autoPipelining ? 'ioredis (auto-pipelining)' : 'ioredis',
+      redis,
+      op: async () => {
+        const [ok, remaining, reset] = await redis.slidingLimit(`${prefix}${i++ % 1000}`, 1_000_000, 60_000)
+        return { success: ok === 1, limit: 1_000_000, remaining, reset }
+      },
+    }
+  })
+  let j = 0
+  const variants = [{ name: 'ferrocache', op: () => limiter.limit(`user-${j++ % 1000}`) }, ...peers]
+  for (const v of variants) {
+    if (!(await v.op()).success) throw new Error(`${v.name}: denied`)
+    await runFor(v.op, { concurrency: 64, ms: 500 })
+  }
+  const result = await alternate(variants, rounds, slice, 64)
+  await cache.close()
+  for (const p of peers) p.redis.disconnect()
+  return result
+}
+
+/** Rounds of every variant, the order rotating each round; returns { name: [ops/s per round] }. */
+async function alternate(variants, rounds, slice, concurrency) {
+  const rates = Object.fromEntries(variants.map((v) => [v.name, []]))
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < variants.length; k++) {
+      const v = variants[(r + k) % variants.length]
+      collectGarbage()
+      const { ops, seconds } = await runFor(v.op, { concurrency, ms: slice })
+      rates[v.name].push(ops / seconds)
+    }
+  }
+  return rates
+}
+
+function print(title, unit, rates) {
+  console.log(`\n${title}`)
+  const med = Object.fromEntries(Object.entries(rates).map(([n, xs]) => [n, median(xs)]))
+  const bestPeer = Math.max(
+    ...Object.entries(med)
+      .filter(([n]) => n !== 'ferrocache')
+      .map(([, m]) => m),
+  )
+  for (const [name, xs] of Object.entries(rates)) {
+    const rounds = xs.map((x) => Math.round(x)).join(', ')
+    console.log(
+      `  ${name.padEnd(26)} median ${Math.round(med[name]).toString().padStart(7)} ${unit}   rounds: ${rounds}`,
+    )
+  }
+  console.log(`  ratio ferrocache / best peer: ${(med.ferrocache / bestPeer).toFixed(2)}`)
+}
+
+if (args.serve) {
+  await serve(process.env.BENCH_VALKEY_URL)
+} else {
+  let url = process.env.VALKEY_URL
+  let stop = async () => {}
+  if (!url) {
+    const { startValkey } = await import('../scripts/valkey.mjs')
+    const server = await startValkey()
+    url = server.url
+    stop = () => server.stop()
+  }
+  const rounds = Number(args.rounds)
+  const slice = Number(args.slice)
+  const only = new Set(args.only.split(','))
+  console.log(`Valkey ${url}; ${rounds} rounds × ${slice} ms per variant; node ${process.version}`)
+  try {
+    if (only.has('http')) {
+      print(
+        `(a) cached tRPC query over HTTP, ${CLIENTS} concurrent clients`,
+        'req/s',
+        await benchHttp(url, rounds, slice),
+      )
+    }
+    if (only.has('ratelimit')) {
+      print(
+        '(b) sliding-window rate limit, 64 concurrent callers',
+        'ops/s',
+        await benchRateLimit(url, rounds, slice),
+      )
+    }
+  } finally {
+    await stop()
+  }
+}
