@@ -233,7 +233,7 @@ export function contractSuite(mode: string, base: () => CacheOptions): void {
       const cache = make()
       const h = await cache.health()
       expect(h.ok).toBe(true)
-      expect(h.mode).toBe(mode === 'memory' ? 'memory' : 'standalone')
+      expect(h.mode).toBe(mode === 'memory' || mode === 'cluster' ? mode : 'standalone')
       expect(h.latencyMs).toBeGreaterThanOrEqual(0)
       const text = await cache.metrics()
       expect(text).toMatch(/^# TYPE ferrocache_hits_total counter$/m)
