@@ -97,15 +97,33 @@ export class SingleFlight {
       this.counters.coalesced++
       return flight
     }
-    const p = this.resolve(key, loader, plan)
+    let settle!: (v: unknown) => void
+    let fail!: (e: unknown) => void
+    const p = new Promise<unknown>((resolve, reject) => {
+      settle = resolve
+      fail = reject
+    })
     this.flights.set(key, p)
+    // Hits settle the caller's Promise straight from the read: no extra hop, no async frame.
+    this.t.getEntryThen(
+      key,
+      (entry) => {
+        if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) {
+          this.flights.delete(key)
+          settle(entry)
+        } else settle(this.afterMiss(key, entry, loader, plan))
+      },
+      (err) => {
+        this.flights.delete(key)
+        fail(err)
+      },
+    )
     return p
   }
 
-  private async resolve(key: string, loader: Loader, plan: Plan): Promise<unknown> {
+  /** Not fresh: serve stale (with grace) or load. Ends the flight when done. */
+  private async afterMiss(key: string, entry: unknown, loader: Loader, plan: Plan): Promise<unknown> {
     try {
-      const entry = await this.t.getEntry(key)
-      if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) return entry
       let stale: Stale | undefined
       if (entry instanceof Stale) stale = entry
       else if (entry === DOWN) stale = this.recall(key)

@@ -145,6 +145,18 @@ export class Transport {
   }
 
   /**
+   * `getEntry` with callbacks instead of a Promise: the caller settles its own Promise in the
+   * callback, so a hit reaches the awaiting code without an extra microtask hop. Callbacks must
+   * not throw.
+   */
+  getEntryThen(key: string, onEntry: (entry: unknown) => void, onError: (e: unknown) => void): void {
+    if (this.closed) return onError(new ClosedError())
+    const id = this.begin(OP_GET, key, KIND_ENTRY, 0)
+    this.resolves[id] = onEntry
+    this.rejects[id] = onError
+  }
+
+  /**
    * Runs one raw command in the next pipeline. Resolves a number (integer reply), a Buffer (bulk),
    * a string (status), a JSON-decoded array, or `null` (nil). `routeKey` names the key the command
    * touches (for cluster routing); it may be empty.
@@ -187,8 +199,17 @@ export class Transport {
     return this.inflight
   }
 
-  /** Writes op + id + key, reserving `extra` bytes after it, and returns the request's Promise. */
+  /** Writes a request and returns its Promise. */
   private request(op: number, key: string, kind: number, extra: number): Promise<unknown> {
+    const id = this.begin(op, key, kind, extra)
+    return new Promise((resolve, reject) => {
+      this.resolves[id] = resolve
+      this.rejects[id] = reject
+    })
+  }
+
+  /** Writes op + id + key (reserving `extra` bytes after it), queues the flush, returns the id. */
+  private begin(op: number, key: string, kind: number, extra: number): number {
     const need = 9 + key.length * 3 + extra
     if (this.len + need > this.out.length) this.grow(need)
     const id = this.free.length > 0 ? (this.free.pop() as number) : this.resolves.length
@@ -210,10 +231,7 @@ export class Transport {
       this.flushQueued = true
       queueMicrotask(this.flush)
     }
-    return new Promise((resolve, reject) => {
-      this.resolves[id] = resolve
-      this.rejects[id] = reject
-    })
+    return id
   }
 
   private grow(need: number): void {
