@@ -1,6 +1,6 @@
 //! Executes a parsed batch against the store: Valkey (one pipeline, one round trip; on a
-//! cluster one pipeline per slot, all at once) or the in-process memory store. Seals values on
-//! the way in; checks envelopes (and tag markers) on the way out.
+//! cluster one pipeline per primary, all at once) or the in-process memory store. Seals values
+//! on the way in; checks envelopes (and tag markers) on the way out.
 
 use crate::codec::{self, Compression, Meta, Opened};
 use crate::error::{CacheError, ErrorKind};

@@ -5,7 +5,7 @@
 use crate::error::{CacheError, ErrorKind, Result};
 use redis::aio::MultiplexedConnection;
 use redis::io::tcp::TcpSettings;
-use redis::{AsyncConnectionConfig, IntoConnectionInfo, Pipeline, Value};
+use redis::{AsyncConnectionConfig, ConnectionInfo, IntoConnectionInfo, Pipeline, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -87,10 +87,12 @@ pub fn invalid_url(e: impl std::fmt::Display) -> CacheError {
 
 /// A client for one node URL (TCP_NODELAY; `tls_ca` trusted for `rediss://`).
 pub fn open_client(url: &str, tls_ca: Option<&[u8]>) -> Result<redis::Client> {
-  let info = url
-    .into_connection_info()
-    .map_err(invalid_url)?
-    .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+  client_for(url.into_connection_info().map_err(invalid_url)?, tls_ca)
+}
+
+/// A client for parsed connection details (TCP_NODELAY; `tls_ca` trusted for TLS).
+pub fn client_for(info: ConnectionInfo, tls_ca: Option<&[u8]>) -> Result<redis::Client> {
+  let info = info.set_tcp_settings(TcpSettings::default().set_nodelay(true));
   match tls_ca {
     Some(ca) => redis::Client::build_with_tls(
       info,
@@ -106,7 +108,14 @@ pub fn open_client(url: &str, tls_ca: Option<&[u8]>) -> Result<redis::Client> {
 
 impl NodePool {
   pub fn new(cfg: &NodeConfig) -> Result<Self> {
-    let client = open_client(&cfg.url, cfg.tls_ca.as_deref())?;
+    Ok(Self::with_client(
+      open_client(&cfg.url, cfg.tls_ca.as_deref())?,
+      cfg,
+    ))
+  }
+
+  /// A pool over `client` (`cfg.url` is not used).
+  pub fn with_client(client: redis::Client, cfg: &NodeConfig) -> Self {
     let config = AsyncConnectionConfig::new()
       .set_connection_timeout(Some(cfg.connect_timeout))
       .set_response_timeout(Some(cfg.command_timeout))
@@ -117,14 +126,14 @@ impl NodePool {
         connecting: tokio::sync::Mutex::new(()),
       })
       .collect();
-    Ok(NodePool {
+    NodePool {
       client,
       config,
       connect_timeout: cfg.connect_timeout,
       slots,
       next: AtomicUsize::new(0),
       backoff: Mutex::new(Backoff::default()),
-    })
+    }
   }
 
   pub fn client(&self) -> &redis::Client {

@@ -1,30 +1,32 @@
-//! Valkey Cluster. The cluster client follows MOVED/ASK and refreshes the topology on its own,
-//! but it sends a pipeline to one node only, so a batch is split here: commands are grouped by
-//! the hash slot of their routing key, each group goes to the slot's primary as one pipeline
-//! (all groups at once), and the replies are put back in the batch's order. Commands of one slot
-//! keep their relative order; keyless commands (PUBLISH) go to any node after the keyed ones, so
-//! an announcement never overtakes the writes it announces. Connects lazily with the same
-//! fail-fast backoff as a single node.
+//! Valkey Cluster. A batch is split by the hash slot of each command's routing key (empty = any
+//! node). Keyed commands go straight to their slot's primary, one pipeline per primary, all at
+//! once (see `cluster_route`); the replies are put back in the batch's order. The cluster client
+//! (which follows MOVED/ASK and refreshes its topology on its own) carries what the direct path
+//! cannot: commands answered with a redirection (they were not run) are sent again through it,
+//! per slot, and so is everything until the slot table is known. Keyless commands (PUBLISH) go
+//! through it to any node after the keyed ones, so an announcement never overtakes the writes it
+//! announces. Commands of one slot keep their relative order; commands of different slots run
+//! concurrently, with no order between them (one node's pipeline would have one). Connects
+//! lazily with the same fail-fast backoff as a single node.
 
-use crate::client::{invalid_url, lock, open_client, Backoff};
+use crate::client::{invalid_url, lock, open_client, Backoff, NodeConfig};
+use crate::cluster_nodes;
+use crate::cluster_route::{redirected, slot_of, Router, Topology};
 use crate::error::{CacheError, ErrorKind, Result};
-use crate::store::{checked, miscount, Routed};
+use crate::store::{miscount, Routed};
 use futures_util::future::join_all;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{
-  MultipleNodeRoutingInfo, ResponsePolicy, Route, RoutingInfo, SingleNodeRoutingInfo, Slot,
-  SlotAddr,
-};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::io::tcp::TcpSettings;
-use redis::{Cmd, Pipeline, Value};
+use redis::{Cmd, IntoConnectionInfo, Pipeline, RetryMethod, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Redirections (MOVED/ASK) and topology refreshes a request may go through before it fails.
-const RETRIES: u32 = 5;
+/// Redirections (MOVED/ASK) and topology refreshes a request through the cluster client may go
+/// through before it fails.
+const RETRIES: u32 = 2;
 const RETRY_WAIT_MIN_MS: u64 = 5;
 const RETRY_WAIT_MAX_MS: u64 = 100;
 
@@ -32,39 +34,40 @@ const RETRY_WAIT_MAX_MS: u64 = 100;
 pub struct ClusterConfig {
   /// Seed node URLs (`redis://` or `rediss://`, same credentials on all).
   pub seeds: Vec<String>,
+  /// Connections to each primary.
   pub pool_size: usize,
   pub connect_timeout: Duration,
   pub command_timeout: Duration,
   pub tls_ca: Option<Vec<u8>>,
 }
 
-struct Lane {
-  conn: Mutex<Option<ClusterConnection>>,
-  connecting: tokio::sync::Mutex<()>,
-}
-
 pub struct ClusterPool {
   client: ClusterClient,
   /// One client per seed, for the pub/sub bus (regular PUBLISH reaches every node).
   seeds: Vec<redis::Client>,
+  router: Router,
   connect_timeout: Duration,
   command_timeout: Duration,
-  lanes: Vec<Lane>,
-  next: AtomicUsize,
+  conn: Mutex<Option<ClusterConnection>>,
+  connecting: tokio::sync::Mutex<()>,
   backoff: Mutex<Backoff>,
 }
 
-type Group = (Pipeline, Vec<usize>);
+/// A command, where its reply goes in the batch, and its slot (`None` = any node).
+pub type Item = (usize, Option<u16>, Cmd);
+type Replies = [Option<Result<Value>>];
+/// A pipeline for one primary, with each command's index in the batch and slot.
+type Direct = (Pipeline, Vec<(usize, u16)>);
 
 impl ClusterPool {
   pub fn new(cfg: &ClusterConfig) -> Result<Self> {
-    if cfg.seeds.is_empty() {
+    let Some(first) = cfg.seeds.first() else {
       return Err(CacheError::new(
         ErrorKind::InvalidOption,
         "nodes must list at least one redis:// or rediss:// seed URL",
       ));
-    }
-    let tls = cfg.seeds[0].starts_with("rediss://");
+    };
+    let tls = first.starts_with("rediss://");
     let mut builder = ClusterClientBuilder::new(cfg.seeds.iter().map(String::as_str))
       .connection_timeout(cfg.connect_timeout)
       .response_timeout(cfg.command_timeout)
@@ -79,25 +82,28 @@ impl ClusterPool {
       });
     }
     let client = builder.build().map_err(invalid_url)?;
-    let ca = cfg.tls_ca.as_deref().filter(|_| tls);
+    let ca = cfg.tls_ca.clone().filter(|_| tls);
     let seeds = cfg
       .seeds
       .iter()
-      .map(|url| open_client(url, ca))
+      .map(|url| open_client(url, ca.as_deref()))
       .collect::<Result<Vec<_>>>()?;
-    let lanes = (0..cfg.pool_size.max(1))
-      .map(|_| Lane {
-        conn: Mutex::new(None),
-        connecting: tokio::sync::Mutex::new(()),
-      })
-      .collect();
+    let node = NodeConfig {
+      url: first.clone(),
+      pool_size: cfg.pool_size.max(1),
+      connect_timeout: cfg.connect_timeout,
+      command_timeout: cfg.command_timeout,
+      tls_ca: ca,
+    };
+    let seed = first.as_str().into_connection_info().map_err(invalid_url)?;
     Ok(ClusterPool {
       client,
       seeds,
+      router: Router::new(seed, node),
       connect_timeout: cfg.connect_timeout,
       command_timeout: cfg.command_timeout,
-      lanes,
-      next: AtomicUsize::new(0),
+      conn: Mutex::new(None),
+      connecting: tokio::sync::Mutex::new(()),
       backoff: Mutex::new(Backoff::default()),
     })
   }
@@ -110,23 +116,20 @@ impl ClusterPool {
     self.connect_timeout
   }
 
-  pub fn size(&self) -> usize {
-    self.lanes.len()
+  /// Connects and reads the slot table ahead of the first request; failures are retried lazily.
+  pub async fn warm(&self) {
+    if let Ok(conn) = self.connection().await {
+      self.router.topology(&conn).await;
+    }
   }
 
-  /// A cluster connection, round-robin over `pool_size`, connecting it if needed.
+  /// The cluster client's connection, connecting it if needed.
   pub async fn connection(&self) -> Result<ClusterConnection> {
-    let idx = self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
-    self.connection_at(idx).await
-  }
-
-  pub async fn connection_at(&self, idx: usize) -> Result<ClusterConnection> {
-    let lane = &self.lanes[idx];
-    if let Some(c) = lock(&lane.conn).clone() {
+    if let Some(c) = lock(&self.conn).clone() {
       return Ok(c);
     }
-    let _guard = lane.connecting.lock().await;
-    if let Some(c) = lock(&lane.conn).clone() {
+    let _guard = self.connecting.lock().await;
+    if let Some(c) = lock(&self.conn).clone() {
       return Ok(c);
     }
     lock(&self.backoff).check()?;
@@ -145,14 +148,15 @@ impl ClusterPool {
     };
     lock(&self.backoff).record(&result);
     if let Ok(c) = &result {
-      *lock(&lane.conn) = Some(c.clone());
+      *lock(&self.conn) = Some(c.clone());
     }
     result
   }
 
-  /// Forgets a lane's connection (on close).
-  pub fn discard(&self, idx: usize) {
-    lock(&self.lanes[idx].conn).take();
+  /// Forgets every connection (on close).
+  pub fn discard(&self) {
+    lock(&self.conn).take();
+    self.router.clear();
   }
 
   /// Sends commands split by slot; one reply per command, in order.
@@ -162,54 +166,116 @@ impl ClusterPool {
       Ok(c) => c,
       Err(e) => return vec![Err(e); count],
     };
-    let routed = cmds
-      .into_iter()
-      .map(|r| ((!r.key.is_empty()).then(|| Slot::for_key(r.key)), r.cmd));
-    run(&conn, routed, count).await
-  }
-
-  /// PING on every primary: fails unless all of them answer.
-  pub async fn ping(&self) -> Result<()> {
-    let mut conn = self.connection().await?;
-    let all = RoutingInfo::MultiNode((
-      MultipleNodeRoutingInfo::AllMasters,
-      Some(ResponsePolicy::AllSucceeded),
-    ));
-    checked(
-      conn
-        .route_command(redis::cmd("PING"), all)
-        .await
-        .map_err(CacheError::from),
-    )
-    .map(drop)
-  }
-
-  /// SCAN + UNLINK on every primary (all at once); UNLINKs are grouped per slot, never
-  /// cross-slot. Fails if a primary cannot be scanned, rather than leave its keys behind.
-  pub async fn delete_matching(&self, pattern: &[u8], count: usize) -> Result<u64> {
-    let conn = self.connection().await?;
-    let nodes = primaries(&conn).await?;
-    let scans = nodes
-      .into_iter()
-      .map(|(host, port)| scan_delete(&conn, host, port, pattern, count));
-    let mut deleted = 0;
-    for r in join_all(scans).await {
-      deleted += r?;
+    let mut out: Vec<Option<Result<Value>>> = (0..count).map(|_| None).collect();
+    let topology = self.router.topology(&conn).await;
+    let mut later: Vec<Item> = Vec::new();
+    let mut direct: HashMap<usize, Direct> = HashMap::new();
+    for (i, r) in cmds.into_iter().enumerate() {
+      let slot = (!r.key.is_empty()).then(|| slot_of(r.key));
+      match (
+        slot,
+        slot.zip(topology.as_ref()).and_then(|(s, t)| t.node_of(s)),
+      ) {
+        (Some(s), Some(node)) => {
+          let group = direct
+            .entry(node)
+            .or_insert_with(|| (redis::pipe(), Vec::new()));
+          group.0.add_command(r.cmd);
+          group.1.push((i, s));
+        }
+        (slot, _) => later.push((i, slot, r.cmd)),
+      }
     }
-    Ok(deleted)
+    if let Some(t) = &topology {
+      let asked = self.send_direct(t, direct, &mut out, &mut later).await;
+      // A slot being migrated: one command at a time, each preceded by ASKING.
+      for (i, slot, cmd) in asked {
+        let to = RoutingInfo::SingleNode(route(slot));
+        let reply = conn.clone().route_command(cmd, to).await;
+        out[i] = Some(reply.map_err(CacheError::from));
+      }
+    }
+    run(&conn, later, &mut out).await;
+    out
+      .into_iter()
+      .map(|o| o.unwrap_or_else(|| Err(miscount(0, 1))))
+      .collect()
+  }
+
+  /// One pipeline per primary, all at once. Replies land in `out`; commands the cluster refused
+  /// to run there (redirections) are pushed to `later`, or returned when answered with ASK.
+  async fn send_direct(
+    &self,
+    t: &Topology,
+    direct: HashMap<usize, Direct>,
+    out: &mut Replies,
+    later: &mut Vec<Item>,
+  ) -> Vec<Item> {
+    let sends = direct.into_iter().map(|(node, (pipe, at))| {
+      let pool = t.pool(node).clone();
+      async move {
+        let res = pool.pipeline(&pipe, at.len()).await;
+        (pipe, at, res)
+      }
+    });
+    let mut asked = Vec::new();
+    for (pipe, at, res) in join_all(sends).await {
+      let err = match res {
+        Ok(values) if values.len() == at.len() => {
+          for ((v, (i, s)), cmd) in values.into_iter().zip(at).zip(pipe.cmd_iter()) {
+            match redirected(&v) {
+              None => out[i] = Some(Ok(v)),
+              Some(how) => {
+                self.router.mark_stale();
+                let again = (i, Some(s), cmd.clone());
+                match how {
+                  RetryMethod::AskRedirect => asked.push(again),
+                  _ => later.push(again),
+                }
+              }
+            }
+          }
+          continue;
+        }
+        Ok(values) => miscount(values.len(), at.len()),
+        Err(e) => {
+          self.router.mark_stale();
+          e
+        }
+      };
+      for (i, _) in at {
+        out[i] = Some(Err(err.clone()));
+      }
+    }
+    asked
+  }
+
+  /// PING on every primary that owns slots: fails unless all of them answer.
+  pub async fn ping(&self) -> Result<()> {
+    cluster_nodes::ping(&self.connection().await?).await
+  }
+
+  /// SCAN + UNLINK on every primary (all at once), never a cross-slot command. Fails if a
+  /// primary cannot be scanned, rather than leave its keys behind.
+  pub async fn delete_matching(&self, pattern: &[u8], count: usize) -> Result<u64> {
+    cluster_nodes::delete_matching(&self.connection().await?, pattern, count).await
   }
 }
 
-/// Groups commands by slot, sends each group as one pipeline to its slot's primary (keyless ones
-/// to any node, after the others) and returns the replies in input order.
-async fn run(
-  conn: &ClusterConnection,
-  cmds: impl Iterator<Item = (Option<Slot>, Cmd)>,
-  count: usize,
-) -> Vec<Result<Value>> {
-  let mut groups: HashMap<Slot, Group> = HashMap::new();
-  let mut keyless: Group = (redis::pipe(), Vec::new());
-  for (i, (slot, cmd)) in cmds.enumerate() {
+/// The primary of `slot`, or any node.
+fn route(slot: Option<u16>) -> SingleNodeRoutingInfo {
+  match slot {
+    Some(s) => SingleNodeRoutingInfo::SpecificNode(Route::new(s, SlotAddr::Master)),
+    None => SingleNodeRoutingInfo::Random,
+  }
+}
+
+/// Sends commands through the cluster client: one pipeline per slot (all at once), then the
+/// keyless ones to any node. Each reply lands at its command's index in `out`.
+pub async fn run(conn: &ClusterConnection, items: Vec<Item>, out: &mut Replies) {
+  let mut groups: HashMap<u16, (Pipeline, Vec<usize>)> = HashMap::new();
+  let mut keyless = (redis::pipe(), Vec::new());
+  for (i, slot, cmd) in items {
     let group = match slot {
       Some(s) => groups
         .entry(s)
@@ -219,35 +285,29 @@ async fn run(
     group.0.add_command(cmd);
     group.1.push(i);
   }
-  let mut out: Vec<Option<Result<Value>>> = (0..count).map(|_| None).collect();
-  let sends = groups.into_iter().map(|(slot, group)| {
-    let route = SingleNodeRoutingInfo::SpecificNode(Route::with_slot(slot, SlotAddr::Master));
-    send_group(conn.clone(), route, group)
-  });
+  let sends = groups
+    .into_iter()
+    .map(|(slot, group)| send_group(conn.clone(), Some(slot), group));
   for (idx, res) in join_all(sends).await {
-    place(&mut out, idx, res);
+    place(out, idx, res);
   }
   if !keyless.1.is_empty() {
-    let (idx, res) = send_group(conn.clone(), SingleNodeRoutingInfo::Random, keyless).await;
-    place(&mut out, idx, res);
+    let (idx, res) = send_group(conn.clone(), None, keyless).await;
+    place(out, idx, res);
   }
-  out
-    .into_iter()
-    .map(|o| o.unwrap_or_else(|| Err(miscount(0, 1))))
-    .collect()
 }
 
 async fn send_group(
   mut conn: ClusterConnection,
-  route: SingleNodeRoutingInfo,
-  (pipe, idx): Group,
+  slot: Option<u16>,
+  (pipe, idx): (Pipeline, Vec<usize>),
 ) -> (Vec<usize>, redis::RedisResult<Vec<Value>>) {
   let n = idx.len();
-  let res = conn.route_pipeline(pipe, 0, n, route).await;
+  let res = conn.route_pipeline(pipe, 0, n, route(slot)).await;
   (idx, res)
 }
 
-fn place(out: &mut [Option<Result<Value>>], idx: Vec<usize>, res: redis::RedisResult<Vec<Value>>) {
+fn place(out: &mut Replies, idx: Vec<usize>, res: redis::RedisResult<Vec<Value>>) {
   let err = match res {
     Ok(values) if values.len() == idx.len() => {
       for (i, v) in idx.into_iter().zip(values) {
@@ -260,82 +320,6 @@ fn place(out: &mut [Option<Result<Value>>], idx: Vec<usize>, res: redis::RedisRe
   };
   for i in idx {
     out[i] = Some(Err(err.clone()));
-  }
-}
-
-/// The primaries as the cluster connection knows them (`host`, `port`), asked with one PING each
-/// so a primary that cannot be reached is an error, not a silently skipped node.
-async fn primaries(conn: &ClusterConnection) -> Result<Vec<(String, u16)>> {
-  let all = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
-  let reply = conn
-    .clone()
-    .route_command(redis::cmd("PING"), all)
-    .await
-    .map_err(CacheError::from)?;
-  let Value::Map(pairs) = reply else {
-    return Err(CacheError::new(
-      ErrorKind::Internal,
-      format!("unexpected reply listing the cluster primaries: {reply:?}"),
-    ));
-  };
-  let mut out = Vec::with_capacity(pairs.len());
-  for (addr, pong) in pairs {
-    checked(Ok(pong))?;
-    let addr: String = redis::from_redis_value(addr).map_err(redis::RedisError::from)?;
-    let parsed = addr
-      .rsplit_once(':')
-      .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)));
-    out.push(parsed.ok_or_else(|| {
-      CacheError::new(
-        ErrorKind::Internal,
-        format!("unexpected cluster node address {addr:?}"),
-      )
-    })?);
-  }
-  Ok(out)
-}
-
-/// SCAN one primary with MATCH, UNLINK each page per slot group; returns how many were deleted.
-async fn scan_delete(
-  conn: &ClusterConnection,
-  host: String,
-  port: u16,
-  pattern: &[u8],
-  count: usize,
-) -> Result<u64> {
-  let node = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
-  let mut cursor: u64 = 0;
-  let mut deleted = 0u64;
-  loop {
-    let mut scan = redis::cmd("SCAN");
-    scan
-      .arg(cursor)
-      .arg("MATCH")
-      .arg(pattern)
-      .arg("COUNT")
-      .arg(count);
-    let reply = conn.clone().route_command(scan, node.clone()).await;
-    let reply = checked(reply.map_err(CacheError::from))?;
-    let (next, keys): (u64, Vec<Vec<u8>>) =
-      redis::from_redis_value(reply).map_err(redis::RedisError::from)?;
-    let mut by_slot: HashMap<Slot, Cmd> = HashMap::new();
-    for k in &keys {
-      by_slot
-        .entry(Slot::for_key(k))
-        .or_insert_with(|| redis::cmd("UNLINK"))
-        .arg(k);
-    }
-    let n = by_slot.len();
-    let replies = run(conn, by_slot.into_iter().map(|(s, c)| (Some(s), c)), n).await;
-    for r in replies {
-      if let Value::Int(d) = checked(r)? {
-        deleted += d.max(0) as u64;
-      }
-    }
-    if next == 0 {
-      return Ok(deleted);
-    }
-    cursor = next;
   }
 }
 

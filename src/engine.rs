@@ -84,15 +84,13 @@ impl Engine {
         });
       }
     }
-    if let Store::Cluster(pool) = &engine.store {
-      for idx in 0..pool.size() {
-        let me = engine.clone();
-        engine.handle.spawn(async move {
-          if let Store::Cluster(pool) = &me.store {
-            let _ = pool.connection_at(idx).await;
-          }
-        });
-      }
+    if let Store::Cluster(_) = &engine.store {
+      let me = engine.clone();
+      engine.handle.spawn(async move {
+        if let Store::Cluster(pool) = &me.store {
+          pool.warm().await;
+        }
+      });
     }
     Ok(engine)
   }
@@ -264,7 +262,7 @@ impl Engine {
     }
     match &self.store {
       Store::Valkey(pool) => (0..pool.size()).for_each(|i| pool.discard(i)),
-      Store::Cluster(pool) => (0..pool.size()).for_each(|i| pool.discard(i)),
+      Store::Cluster(pool) => pool.discard(),
       Store::Memory(_) => {}
     }
   }

@@ -5,6 +5,8 @@ mod backend;
 mod bus;
 mod client;
 mod cluster;
+mod cluster_nodes;
+mod cluster_route;
 mod codec;
 mod completion;
 mod engine;

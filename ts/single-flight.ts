@@ -74,6 +74,8 @@ export class SingleFlight {
   private readonly waiters = new Map<string, Set<Waiter>>()
   private readonly memory = new GraceMemory(1000)
   private bus?: Promise<void>
+  /** The bus was subscribed at least once (it may have been started by the L1 tier). */
+  private busUp = false
   private busSubscribed?: () => void
   /** Set by the cache when the in-process tier is on. */
   l1?: L1
@@ -165,7 +167,7 @@ export class SingleFlight {
   ): Promise<unknown> {
     if (!this.distributed || down) return this.loadHere(key, loader, plan, stale, undefined)
     await this.ensureBus()
-    const lockKey = `\u0000fc-lock:${key}`
+    const lockKey = lockKeyOf(key)
     const deadline = Date.now() + plan.lockWaitMs
     let waited = false
     for (;;) {
@@ -334,6 +336,7 @@ export class SingleFlight {
 
   /** Subscribes once; waits (bounded) for the subscription so no wake-up is missed. */
   private ensureBus(): Promise<void> {
+    if (this.bus === undefined && this.busUp) this.bus = Promise.resolve()
     if (this.bus === undefined) {
       this.bus = new Promise<void>((resolve) => {
         // Ref'd on purpose: a caller awaiting getOrSet must keep the process alive (bounded).
@@ -362,7 +365,20 @@ export class SingleFlight {
 
   /** The bus (re)subscribed: anything may have been missed, so every waiter re-checks. */
   subscribed(): void {
+    this.busUp = true
     this.busSubscribed?.()
     for (const set of this.waiters.values()) for (const w of set) w.fire()
   }
+}
+
+/**
+ * The lease lock of a key, in the same cluster slot as the key (so a cluster keeps the lock and
+ * the value in order, like a single node does): a key with a hash tag keeps it; otherwise the
+ * whole key becomes the lock's hash tag.
+ */
+export function lockKeyOf(key: string): string {
+  const open = key.indexOf('{')
+  const close = open >= 0 ? key.indexOf('}', open + 1) : -1
+  if (close > open + 1) return `${key}\u0000fc-lock`
+  return `{${key}}\u0000fc-lock`
 }

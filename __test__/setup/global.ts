@@ -4,7 +4,8 @@
  *
  * - VALKEY_URL=redis://… uses that server instead of starting one.
  * - VALKEY_CLUSTER_NODES=redis://h:p,redis://h:p uses that cluster instead of starting one.
- * - FERROCACHE_CLUSTER=0 starts no cluster; `clusterNodes` is then [] and cluster tests should skip.
+ * - FERROCACHE_CLUSTER=0 starts no cluster; `clusterNodes` is then [] and the cluster tests fail
+ *   (they never skip: CI always runs them).
  */
 import type { TestProject } from 'vitest/node'
 import { startCluster, startValkey, waitForPing } from '../../scripts/valkey.mjs'
