@@ -67,6 +67,8 @@ export interface EngineOptions {
   memoryMaxBytes?: number
   /** PEM of a CA to trust for `rediss://` (for private CAs). */
   tlsCa?: string
+  /** Microseconds the I/O thread keeps polling after a batch before it sleeps (default 100). */
+  ioPollUs?: number
 }
 
 /** Counters kept by the native engine since it started. */

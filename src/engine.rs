@@ -23,6 +23,8 @@ pub struct EngineConfig {
   pub cluster: Option<ClusterConfig>,
   pub memory_max_bytes: usize,
   pub settings: Settings,
+  /// Microseconds the I/O thread keeps polling after a batch (0 = sleep at once).
+  pub io_poll_us: u64,
 }
 
 pub struct Engine {
@@ -43,8 +45,6 @@ pub struct Engine {
 }
 
 const SCAN_COUNT: usize = 500;
-/// How long the I/O thread stays awake after a batch (see `keep_polling`).
-const POLL_WINDOW_NS: u64 = 100_000;
 
 impl Engine {
   pub fn new(cfg: EngineConfig, handle: Handle) -> Result<Arc<Self>> {
@@ -67,11 +67,7 @@ impl Engine {
       started: Instant::now(),
       last_batch: std::sync::atomic::AtomicU64::new(0),
       polling: AtomicBool::new(false),
-      poll_window_ns: std::env::var("FERROCACHE_POLL_US")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(|us| us * 1000)
-        .unwrap_or(POLL_WINDOW_NS),
+      poll_window_ns: cfg.io_poll_us * 1000,
     });
     if let Store::Valkey(pool) = &engine.store {
       // Warm the pool so the first request does not pay for connecting; failures are retried lazily.
@@ -136,7 +132,7 @@ impl Engine {
   fn keep_polling(self: &Arc<Self>) {
     let now = self.started.elapsed().as_nanos() as u64;
     self.last_batch.store(now, Ordering::Relaxed);
-    if self.polling.swap(true, Ordering::AcqRel) {
+    if self.poll_window_ns == 0 || self.polling.swap(true, Ordering::AcqRel) {
       return;
     }
     let me = self.clone();
@@ -304,6 +300,7 @@ mod tests {
         max_value_bytes: 1024,
         max_key_bytes: 64,
       },
+      io_poll_us: 100,
     };
     let engine = Engine::new(cfg, rt.handle().clone()).unwrap();
     let mut batch = request(OP_SET, 1, b"k", Some(b"{\"a\":1}"));

@@ -79,6 +79,8 @@ pub struct EngineOptions {
   pub memory_max_bytes: Option<f64>,
   /// PEM of a CA to trust for `rediss://` (for private CAs).
   pub tls_ca: Option<String>,
+  /// Microseconds the I/O thread keeps polling after a batch before it sleeps (default 100).
+  pub io_poll_us: Option<u32>,
 }
 
 /// Counters kept by the native engine since it started.
@@ -132,6 +134,7 @@ impl NativeEngine {
         .memory_max_bytes
         .map(|b| b as usize)
         .unwrap_or(64 << 20),
+      io_poll_us: options.io_poll_us.map(u64::from).unwrap_or(100),
       settings: backend::Settings {
         compression: options.compression_threshold.map(|t| codec::Compression {
           threshold: t as usize,

@@ -44,6 +44,12 @@ export interface CacheOptions {
   /** TLS settings for `rediss://`: `ca` is the PEM of a private CA to trust. */
   tls?: { ca?: string | Buffer }
   /**
+   * Microseconds the I/O thread keeps polling after a batch before it sleeps (default 100). The next
+   * request of a sequential caller then needs no thread wake-up: measured ~1.5× more sequential
+   * gets/s. `0` lets the thread sleep at once (less CPU on a mostly idle process).
+   */
+  ioPollUs?: number
+  /**
    * How long a tag invalidation is remembered, in seconds (default 7 days). Entries carrying tags
    * live at most this long (their ttl + grace is capped to it), so markers can expire safely.
    */
@@ -66,6 +72,7 @@ export interface ResolvedOptions {
   memoryMaxBytes: number
   tlsCa?: string
   tagTtlMs: number
+  ioPollUs: number
   l1?: { maxEntries: number; maxBytes: number; ttlMs: number }
 }
 
@@ -85,6 +92,7 @@ const KNOWN = new Set([
   'memoryMaxBytes',
   'tls',
   'tagTtl',
+  'ioPollUs',
 ])
 
 function bad(name: string, why: string): never {
@@ -189,5 +197,6 @@ export function resolveOptions(input: CacheOptions | undefined): ResolvedOptions
     tlsCa,
     tagTtlMs: o.tagTtl === undefined ? 7 * 24 * 3600 * 1000 : ttlToMs('tagTtl', o.tagTtl),
     l1,
+    ioPollUs: int('ioPollUs', o.ioPollUs, 100, 0, 100_000),
   }
 }

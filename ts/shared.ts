@@ -59,6 +59,7 @@ export class Shared {
           maxKeyBytes: opts.maxKeyBytes,
           memoryMaxBytes: opts.memoryMaxBytes,
           tlsCa: opts.tlsCa,
+          ioPollUs: opts.ioPollUs,
         },
         this.codec,
       )
