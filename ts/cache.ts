@@ -224,9 +224,20 @@ export class Cache {
    */
   getMany<T = unknown>(keys: string[]): Promise<(T | undefined)[]> {
     if (!Array.isArray(keys)) return Promise.reject(new InvalidKeyError('getMany takes an array of keys'))
-    const bad = keys.find((k) => typeof k !== 'string' || k === '')
-    if (bad !== undefined || keys.some((k) => typeof k !== 'string')) return Promise.reject(keyError(bad))
-    return Promise.all(keys.map((k) => this.get(k))) as Promise<(T | undefined)[]>
+    const out: unknown[] = new Array(keys.length)
+    const missing: string[] = []
+    const slots: number[] = []
+    const l1 = this.shared.l1
+    for (let i = 0; i < keys.length; i++) {
+      if (typeof keys[i] !== 'string' || keys[i] === '') return Promise.reject(keyError(keys[i]))
+      const k = this.prefix + keys[i]
+      const hit = l1 === undefined ? L1_MISS : l1.get(k)
+      if (hit === L1_MISS) {
+        missing.push(k)
+        slots.push(i)
+      } else out[i] = hit
+    }
+    return this.shared.transport.getMany(missing, out, slots) as Promise<(T | undefined)[]>
   }
 
   /**

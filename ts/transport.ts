@@ -52,6 +52,15 @@ const SOFT = new Set(['E_CONNECTION', 'E_TIMEOUT', 'E_SERVER'])
 
 type Settle = (v: unknown) => void
 
+/** One write of `setMany`. */
+export interface SetRequest {
+  key: string
+  codec: number
+  data: string | Uint8Array
+  ttlMs: number
+  markers?: string[]
+}
+
 export class Transport {
   readonly engine: NativeEngine
   /** Values that passed the envelope check but that the codec could not decode. */
@@ -104,9 +113,59 @@ export class Transport {
     markers?: readonly string[],
   ): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
+    const id = this.writeSet(key, codecId, data, ttlMs, freshMs, markers)
+    return new Promise((resolve, reject) => {
+      this.resolves[id] = resolve
+      this.rejects[id] = reject
+    })
+  }
+
+  /** Many writes, one Promise (no Promise per entry); rejects with the first failure. */
+  setMany(entries: readonly SetRequest[]): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError())
+    return new Promise((resolve, reject) => {
+      let left = entries.length
+      if (left === 0) return resolve()
+      const done = (): void => {
+        if (--left === 0) resolve()
+      }
+      for (const e of entries) {
+        const id = this.writeSet(e.key, e.codec, e.data, e.ttlMs, 0, e.markers)
+        this.resolves[id] = done
+        this.rejects[id] = reject
+      }
+    })
+  }
+
+  /** Many reads, one Promise: values in key order (`undefined` for misses). */
+  getMany(keys: readonly string[], out: unknown[], slots: readonly number[]): Promise<unknown[]> {
+    if (this.closed) return Promise.reject(new ClosedError())
+    return new Promise((resolve, reject) => {
+      let left = keys.length
+      if (left === 0) return resolve(out)
+      for (let i = 0; i < keys.length; i++) {
+        const id = this.begin(OP_GET, keys[i], KIND_VALUE, 0)
+        const slot = slots[i]
+        this.resolves[id] = (v) => {
+          out[slot] = v
+          if (--left === 0) resolve(out)
+        }
+        this.rejects[id] = reject
+      }
+    })
+  }
+
+  private writeSet(
+    key: string,
+    codecId: number,
+    data: string | Uint8Array,
+    ttlMs: number,
+    freshMs: number,
+    markers: readonly string[] | undefined,
+  ): number {
     let extra = 23 + (typeof data === 'string' ? data.length * 3 : data.byteLength)
     if (markers !== undefined) for (const m of markers) extra += 2 + m.length * 3
-    const p = this.request(OP_SET, key, KIND_VOID, extra)
+    const id = this.begin(OP_SET, key, KIND_VOID, extra)
     const o = this.out
     let at = this.len
     o.writeDoubleLE(ttlMs, at)
@@ -132,7 +191,7 @@ export class Transport {
       at += 2 + w
     }
     this.len = at
-    return p
+    return id
   }
 
   /**
