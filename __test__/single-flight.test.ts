@@ -1,39 +1,7 @@
 /** Cross-process single-flight on a real Valkey, with real child processes. */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { join } from 'node:path'
 import { describe, expect, inject, it } from 'vitest'
+import { run } from './fixtures/run-worker'
 import { valkeyCommand } from '../scripts/valkey.mjs'
-
-const worker = join(__dirname, 'fixtures', 'flight-worker.mjs')
-
-interface Report {
-  pid: number
-  pids: number[]
-  allDates: boolean
-  count: number
-  ms: number
-  stats: { loads: number; lockWaits: number; coalesced: number }
-}
-
-function run(args: string[]): { child: ChildProcess; done: Promise<Report>; firstLine: Promise<string> } {
-  const child = spawn(process.execPath, [worker, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  let gotLine: (l: string) => void = () => {}
-  const firstLine = new Promise<string>((r) => (gotLine = r))
-  child.stdout!.on('data', (d) => {
-    out += d
-    if (out.includes('\n')) gotLine(out.split('\n')[0])
-  })
-  child.stderr!.on('data', (d) => (err += d))
-  const done = new Promise<Report>((resolve, reject) =>
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`worker exited ${code}: ${err}`))
-      resolve(JSON.parse(out.trim().split('\n').pop()!))
-    }),
-  )
-  return { child, done, firstLine }
-}
 
 describe('cross-process single-flight', () => {
   it('4 processes × 250 concurrent calls on a cold key → exactly one load in total', async () => {
