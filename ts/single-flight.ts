@@ -99,45 +99,48 @@ export class SingleFlight {
       this.counters.coalesced++
       return flight
     }
-    let settle!: (v: unknown) => void
-    let fail!: (e: unknown) => void
-    const p = new Promise<unknown>((resolve, reject) => {
-      settle = resolve
-      fail = reject
+    // Reads are not tracked: concurrent reads of one key share the pipeline (one round trip), and
+    // hits settle the caller's Promise straight from the read — no Map entry, no async frame (a Map
+    // of pending Promises measurably pushed garbage into the old generation). Only loads are shared.
+    return new Promise((settle, fail) => {
+      this.t.getEntryThen(
+        key,
+        (entry) => {
+          if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) settle(entry)
+          else settle(this.joinOrLoad(key, entry, loader, plan))
+        },
+        fail,
+      )
     })
+  }
+
+  /** After a read that found nothing fresh: join the load in flight for the key, or start it. */
+  private joinOrLoad(key: string, entry: unknown, loader: Loader, plan: Plan): Promise<unknown> {
+    const flight = this.flights.get(key)
+    if (flight !== undefined) {
+      this.counters.coalesced++
+      return flight
+    }
+    const p = this.afterMiss(key, entry, loader, plan)
     this.flights.set(key, p)
-    // Hits settle the caller's Promise straight from the read: no extra hop, no async frame.
-    this.t.getEntryThen(
-      key,
-      (entry) => {
-        if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) {
-          this.flights.delete(key)
-          settle(entry)
-        } else settle(this.afterMiss(key, entry, loader, plan))
-      },
-      (err) => {
-        this.flights.delete(key)
-        fail(err)
-      },
-    )
+    const done = (): void => {
+      if (this.flights.get(key) === p) this.flights.delete(key)
+    }
+    p.then(done, done)
     return p
   }
 
-  /** Not fresh: serve stale (with grace) or load. Ends the flight when done. */
+  /** Not fresh: serve stale (with grace) or load. */
   private async afterMiss(key: string, entry: unknown, loader: Loader, plan: Plan): Promise<unknown> {
-    try {
-      let stale: Stale | undefined
-      if (entry instanceof Stale) stale = entry
-      else if (entry === DOWN) stale = this.recall(key)
-      if (stale !== undefined && plan.graceMs > 0 && entry instanceof Stale) {
-        this.counters.staleServed++
-        this.refreshInBackground(key, loader, plan, stale)
-        return stale.value
-      }
-      return await this.load(key, loader, plan, plan.graceMs > 0 ? stale : undefined, entry === DOWN)
-    } finally {
-      this.flights.delete(key)
+    let stale: Stale | undefined
+    if (entry instanceof Stale) stale = entry
+    else if (entry === DOWN) stale = this.recall(key)
+    if (stale !== undefined && plan.graceMs > 0 && entry instanceof Stale) {
+      this.counters.staleServed++
+      this.refreshInBackground(key, loader, plan, stale)
+      return stale.value
     }
+    return this.load(key, loader, plan, plan.graceMs > 0 ? stale : undefined, entry === DOWN)
   }
 
   private recall(key: string): Stale | undefined {
