@@ -21,16 +21,27 @@ export async function rejection(p: Promise<unknown>): Promise<CacheError> {
   throw new Error('expected the promise to reject')
 }
 
-export function contractSuite(mode: string, base: () => CacheOptions): void {
+/**
+ * Caches for one suite: `make` opens one under a fresh prefix, `track` adopts one made by hand;
+ * all are closed after the suite.
+ */
+export function cacheFactory(
+  tag: string,
+  base: () => CacheOptions,
+): { make: (extra?: CacheOptions) => Cache; track: (c: Cache) => Cache } {
   const open: Cache[] = []
-  const make = (extra: CacheOptions = {}): Cache => {
-    const c = new Cache({ ...base(), prefix: uniquePrefix(mode), ...extra })
-    open.push(c)
-    return c
-  }
   afterAll(async () => {
     await Promise.all(open.map((c) => c.close()))
   })
+  const track = (c: Cache): Cache => {
+    open.push(c)
+    return c
+  }
+  return { make: (extra = {}) => track(new Cache({ ...base(), prefix: uniquePrefix(tag), ...extra })), track }
+}
+
+export function contractSuite(mode: string, base: () => CacheOptions): void {
+  const { make } = cacheFactory(mode, base)
 
   describe(`contract (${mode})`, () => {
     it('round-trips structured values exactly', async () => {

@@ -1,20 +1,12 @@
 /** getOrSet semantics that hold in every mode (in-process single-flight, errors, grace, timeouts). */
-import { afterAll, describe, expect, it } from 'vitest'
-import { Cache, type CacheOptions } from '../ts/index'
-import { rejection, uniquePrefix } from './contract'
+import { describe, expect, it } from 'vitest'
+import type { CacheOptions } from '../ts/index'
+import { cacheFactory, rejection } from './contract'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export function getOrSetSuite(mode: string, base: () => CacheOptions): void {
-  const open: Cache[] = []
-  const make = (extra: CacheOptions = {}): Cache => {
-    const c = new Cache({ ...base(), prefix: uniquePrefix(`gos-${mode}`), ...extra })
-    open.push(c)
-    return c
-  }
-  afterAll(async () => {
-    await Promise.all(open.map((c) => c.close()))
-  })
+  const { make } = cacheFactory(`gos-${mode}`, base)
 
   describe(`getOrSet (${mode})`, () => {
     it('500 concurrent calls on a cold key run the loader once and share its value', async () => {

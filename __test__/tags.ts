@@ -1,26 +1,17 @@
 /** Tag invalidation semantics, shared by every mode. */
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Cache, type CacheOptions } from '../ts/index'
-import { rejection, uniquePrefix } from './contract'
+import { cacheFactory, rejection } from './contract'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export function tagSuite(mode: string, base: () => CacheOptions): void {
-  const open: Cache[] = []
-  const make = (extra: CacheOptions = {}): Cache => {
-    const c = new Cache({ ...base(), prefix: uniquePrefix(`tags-${mode}`), ...extra })
-    open.push(c)
-    return c
-  }
-  afterAll(async () => {
-    await Promise.all(open.map((c) => c.close()))
-  })
+  const { make, track } = cacheFactory(`tags-${mode}`, base)
 
   describe(`tags (${mode})`, () => {
     it('10k keys over 100 tags: invalidating one tag misses exactly its keys, on every instance', async () => {
       const a = make()
-      const b = new Cache({ ...base(), prefix: a.prefix })
-      open.push(b)
+      const b = track(new Cache({ ...base(), prefix: a.prefix }))
       const entries = Array.from({ length: 10_000 }, (_, i) => ({
         key: `k${i}`,
         value: { i },

@@ -52,31 +52,23 @@ export function callLoader(
     return Promise.reject(e)
   }
   if (!isThenable(result)) return Promise.resolve(result)
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new TimeoutError(`the loader did not settle within ${hardTimeoutMs} ms (hardTimeoutMs)`)),
-      hardTimeoutMs,
-    )
-    timer.unref()
-    result.then(
-      (v) => {
-        clearTimeout(timer)
-        resolve(v)
-      },
-      (e) => {
-        clearTimeout(timer)
-        reject(e)
-      },
-    )
+  return within(Promise.resolve(result), hardTimeoutMs, false).then((v) => {
+    if (v === TIMED_OUT)
+      throw new TimeoutError(`the loader did not settle within ${hardTimeoutMs} ms (hardTimeoutMs)`)
+    return v
   })
 }
 
 const TIMED_OUT: unique symbol = Symbol('timed out')
 
-/** Resolves the promise's value, or `TIMED_OUT` after `ms` (whichever comes first). */
-export function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+/**
+ * Resolves the promise's value, or `TIMED_OUT` after `ms` (whichever comes first). With
+ * `keepAlive` false the timer does not keep the process alive.
+ */
+export function within<T>(p: Promise<T>, ms: number, keepAlive = true): Promise<T | typeof TIMED_OUT> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => resolve(TIMED_OUT), ms)
+    if (!keepAlive) timer.unref()
     p.then(
       (v) => {
         clearTimeout(timer)

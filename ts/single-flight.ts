@@ -137,7 +137,7 @@ export class SingleFlight {
     else if (entry === DOWN) stale = this.recall(key)
     if (stale !== undefined && plan.graceMs > 0 && entry instanceof Stale) {
       this.counters.staleServed++
-      this.refreshInBackground(key, loader, plan, stale)
+      this.refreshInBackground(key, loader, plan)
       return stale.value
     }
     return this.load(key, loader, plan, plan.graceMs > 0 ? stale : undefined, entry === DOWN)
@@ -146,17 +146,16 @@ export class SingleFlight {
   private recall(key: string): Stale | undefined {
     const enc = this.memory.recall(key, Date.now())
     if (enc === undefined) return undefined
-    const bytes = typeof enc.data === 'string' ? Buffer.from(enc.data) : Buffer.from(enc.data)
+    const bytes = typeof enc.data === 'string' ? Buffer.from(enc.data, 'utf8') : Buffer.from(enc.data)
     return new Stale(this.codec.decode(enc.codec, bytes, 0, bytes.length))
   }
 
-  private refreshInBackground(key: string, loader: Loader, plan: Plan, stale: Stale): void {
+  private refreshInBackground(key: string, loader: Loader, plan: Plan): void {
     if (this.refreshing.has(key)) return
     this.refreshing.add(key)
     this.load(key, loader, plan, undefined, false, true)
       .catch(() => {}) // counted in loadErrors; the stale value was already served
       .finally(() => this.refreshing.delete(key))
-    void stale
   }
 
   /** Loads under the lease (or without one when Valkey is down or in memory mode). */
