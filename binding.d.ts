@@ -85,3 +85,9 @@ export interface EngineStats {
 
 /** Escapes glob metacharacters so a literal (a key prefix) can be used in a SCAN MATCH pattern. */
 export declare function escapeGlob(literal: string): string
+
+/**
+ * The Valkey Cluster hash slot (0–16383) of a key: CRC16 of its `{hash tag}` when it has one.
+ * Keys with the same slot can share one multi-key command or script.
+ */
+export declare function keySlot(key: string): number

@@ -7,7 +7,9 @@ import superjson from 'superjson'
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest'
 import { valkeyCommand } from '../scripts/valkey.mjs'
 import { Cache, RateLimitedError, RateLimiter, type CacheOptions, type RateLimitAlgorithm } from '../ts/index'
+import { keySlot } from '../ts/binding'
 import { rateLimitMiddleware } from '../ts/trpc'
+import { clusterNodes } from './cluster-nodes'
 import { rejection, uniquePrefix } from './contract'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -33,6 +35,7 @@ function makeCache(options: CacheOptions): Cache {
 
 const modes: [string, () => CacheOptions][] = [
   ['valkey', () => ({ url: inject('valkeyUrl') })],
+  ['cluster', () => ({ nodes: clusterNodes() })],
   ['memory', () => ({})],
 ]
 
@@ -87,6 +90,34 @@ for (const [mode, base] of modes) {
       await sleep(2100)
       const full = await Promise.all(Array.from({ length: 6 }, () => limiter.limit('b')))
       expect(full.map((r) => r.success)).toEqual([true, true, true, true, true, false])
+    })
+
+    it('many ids in one turn: each id keeps its own exact count, in one batch per slot', async () => {
+      const cache = makeCache(base())
+      const limiter = new RateLimiter(cache, { limit: 3, window: 60, algorithm: 'fixed-window' })
+      await awayFromEdge(60_000)
+      const command = vi.spyOn(cache, '_command')
+      // 40 ids (spread over many cluster slots) × 5 calls each, interleaved, all in one turn.
+      const ids = Array.from({ length: 200 }, (_, i) => `id-${i % 40}`)
+      const results = await Promise.all(ids.map((id) => limiter.limit(id)))
+      const admitted = new Map<string, number>()
+      results.forEach((r, i) => r.success && admitted.set(ids[i], (admitted.get(ids[i]) ?? 0) + 1))
+      expect([...admitted.values()]).toEqual(Array(40).fill(3))
+      // Calls of one id are counted in call order: its first three are the admitted ones.
+      results.forEach((r, i) => expect(r.success).toBe(i < 120))
+      if (mode === 'memory') expect(command).not.toHaveBeenCalled()
+      else if (mode === 'valkey') {
+        // 200 calls, one script call per 64 keys (and the EVAL that loads the script, if needed).
+        const scripts = command.mock.calls.filter(([, args]) => args[0] === 'EVALSHA')
+        expect(scripts.map(([, args]) => Number(args[2]))).toEqual([64, 64, 64, 8])
+      } else {
+        // One batch per hash slot: never two slots in one script (Valkey would refuse: CROSSSLOT).
+        for (const [, args] of command.mock.calls) {
+          const keys = args.slice(3, 3 + Number(args[2])).map(String)
+          expect(new Set(keys.map((k) => keySlot(k))).size).toBe(1)
+        }
+        expect(command.mock.calls.length).toBeLessThan(200)
+      }
     })
 
     it('validates options and ids', async () => {

@@ -32,7 +32,11 @@ async function serve(url) {
   const { Redis } = await import('ioredis')
   const { Cache } = await import('../dist/index.mjs')
   const { cacheMiddleware } = await import('../dist/trpc.mjs')
-  const cache = new Cache({ url, prefix: `bench-trpc:${process.pid}:` })
+  const cache = new Cache({
+    url,
+    prefix: `bench-trpc:${process.pid}:`,
+    ...JSON.parse(process.env.BENCH_CACHE_OPTS ?? '{}'),
+  })
   const redis = new Redis(url, { maxRetriesPerRequest: 1 })
   const t = initTRPC.create({ transformer: superjson })
   const report = (id) => ({
@@ -75,11 +79,15 @@ async function serve(url) {
   }
   const ports = {}
   for (const [name, router] of Object.entries(routers)) {
+    if (process.env.BENCH_ROUTERS && !process.env.BENCH_ROUTERS.split(',').includes(name)) continue
     const server = createHTTPServer({ router })
     await new Promise((r) => server.listen(0, '127.0.0.1', r))
     ports[name] = server.address().port
   }
   process.send({ ports })
+  process.on('message', (m) => {
+    if (m === 'cpu') process.send({ cpu: process.cpuUsage() })
+  })
   process.on('disconnect', async () => {
     await cache.close()
     redis.disconnect()
@@ -87,8 +95,8 @@ async function serve(url) {
   })
 }
 
-// httpBatchLink's `fetch`, on node:http with keep-alive: the global fetch costs the client ~1.5 ms
-// of CPU per request, which would hide the server behind the load generator on 2 cores.
+// httpBatchLink's `fetch`, on node:http with keep-alive (the global fetch costs the client ~1.5 ms of
+// CPU per request). Used for the correctness check; the load itself is plain keep-alive GETs.
 const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS })
 function lightFetch(url, init) {
   return new Promise((resolve, reject) => {
@@ -106,51 +114,71 @@ function lightFetch(url, init) {
   })
 }
 
+/**
+ * One GET of `path` on a keep-alive connection; resolves the body's length, rejects on a non-200.
+ * The load generator shares the 2 cores with the server and Valkey, so it does as little as a
+ * client can (what wrk or autocannon do): no tRPC client, no superjson on the responses.
+ */
+function get(port, path) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let n = 0
+      res.on('data', (c) => (n += c.length))
+      res.on('error', reject)
+      res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`HTTP ${res.statusCode}`))))
+    })
+    req.on('error', reject)
+  })
+}
+
 async function benchHttp(url, rounds, slice) {
   const { createTRPCClient, httpBatchLink } = await import('@trpc/client')
   const { default: superjson } = await import('superjson')
   const child = fork(new URL(import.meta.url), ['--serve'], {
+    execArgv: process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : [],
     env: { ...process.env, BENCH_VALKEY_URL: url },
   })
   const { ports } = await new Promise((resolve, reject) => {
     child.once('message', resolve)
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
   })
-  const variants = Object.keys(ports).map((name) => {
-    const clients = Array.from({ length: CLIENTS }, () =>
-      createTRPCClient({
-        links: [
-          httpBatchLink({
-            url: `http://127.0.0.1:${ports[name]}`,
-            transformer: superjson,
-            fetch: lightFetch,
-          }),
-        ],
-      }),
-    )
-    // Each call takes an idle client (never two calls in one client's batch); inputs cycle over one set.
-    const idle = [...clients]
-    let n = 0
-    const op = async () => {
-      const c = idle.pop()
-      try {
-        return await c.report.query({ id: n++ % INPUTS })
-      } finally {
-        idle.push(c)
-      }
-    }
-    return { name, clients, op }
-  })
-  for (const v of variants) {
-    const sample = await v.clients[0].report.query({ id: 1 })
+  // What httpLink sends for `report.query({ id })`: GET /report?input=<superjson JSON>.
+  const paths = Array.from(
+    { length: INPUTS },
+    (_, id) => `/report?input=${encodeURIComponent(JSON.stringify(superjson.serialize({ id })))}`,
+  )
+  const variants = []
+  for (const [name, port] of Object.entries(ports)) {
+    // Correctness first, through the real client: types survive, and every input is cached.
+    const client = createTRPCClient({
+      links: [httpBatchLink({ url: `http://127.0.0.1:${port}`, transformer: superjson, fetch: lightFetch })],
+    })
+    const sample = await client.report.query({ id: 1 })
     if (!(sample.createdAt instanceof Date) || !(sample.totals instanceof Map))
-      throw new Error(`${v.name}: types lost`)
-    await Promise.all(Array.from({ length: INPUTS }, (_, id) => v.clients[id % CLIENTS].report.query({ id })))
+      throw new Error(`${name}: types lost`)
+    await Promise.all(Array.from({ length: INPUTS }, (_, id) => client.report.query({ id })))
+    let n = 0
+    const v = { name, op: () => get(port, paths[n++ % INPUTS]) }
     await runFor(v.op, { concurrency: CLIENTS, ms: 500 }) // warm-up
+    variants.push(v)
   }
-  const result = await alternate(variants, rounds, slice, CLIENTS)
+  // The server's CPU time (all its threads) per request: steadier than req/s on a noisy machine.
+  const serverCpu = () =>
+    new Promise((resolve) => {
+      child.once('message', (m) =>
+        resolve(process.env.BENCH_SYS ? m.cpu[process.env.BENCH_SYS] : m.cpu.user + m.cpu.system),
+      )
+      child.send('cpu')
+    })
+  const cpu = Object.fromEntries(variants.map((v) => [v.name, []]))
+  const result = await alternate(variants, rounds, slice, CLIENTS, async (v, run) => {
+    const before = await serverCpu()
+    const { ops, seconds } = await run()
+    cpu[v.name].push(((await serverCpu()) - before) / ops)
+    return { ops, seconds }
+  })
   child.disconnect()
-  return result
+  return { rates: result, cpu }
 }
 
 // ---------- (b) rate limiting ----------
@@ -188,14 +216,17 @@ async function benchRateLimit(url, rounds, slice) {
   return result
 }
 
-/** Rounds of every variant, the order rotating each round; returns { name: [ops/s per round] }. */
-async function alternate(variants, rounds, slice, concurrency) {
+/**
+ * Rounds of every variant, the order rotating each round; returns { name: [ops/s per round] }.
+ * `around(variant, run)` may wrap each timed slice (it must return what `run()` returns).
+ */
+async function alternate(variants, rounds, slice, concurrency, around = (_, run) => run()) {
   const rates = Object.fromEntries(variants.map((v) => [v.name, []]))
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < variants.length; k++) {
       const v = variants[(r + k) % variants.length]
       collectGarbage()
-      const { ops, seconds } = await runFor(v.op, { concurrency, ms: slice })
+      const { ops, seconds } = await around(v, () => runFor(v.op, { concurrency, ms: slice }))
       rates[v.name].push(ops / seconds)
     }
   }
@@ -236,11 +267,17 @@ if (args.serve) {
   console.log(`Valkey ${url}; ${rounds} rounds × ${slice} ms per variant; node ${process.version}`)
   try {
     if (only.has('http')) {
-      print(
-        `(a) cached tRPC query over HTTP, ${CLIENTS} concurrent clients`,
-        'req/s',
-        await benchHttp(url, rounds, slice),
+      const { rates, cpu } = await benchHttp(url, rounds, slice)
+      print(`(a) cached tRPC query over HTTP, ${CLIENTS} concurrent clients`, 'req/s', rates)
+      const us = Object.fromEntries(Object.entries(cpu).map(([n, xs]) => [n, median(xs)]))
+      for (const [n, m] of Object.entries(us))
+        console.log(`  ${n.padEnd(26)} server CPU ${m.toFixed(0)} µs/request`)
+      const peer = Math.min(
+        ...Object.entries(us)
+          .filter(([n]) => n !== 'ferrocache')
+          .map(([, m]) => m),
       )
+      console.log(`  server CPU ratio best peer / ferrocache: ${(peer / us.ferrocache).toFixed(2)}`)
     }
     if (only.has('ratelimit')) {
       print(

@@ -121,14 +121,16 @@ impl Engine {
       me.queue.push_all(done);
       if me.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
         me.idle.notify_waiters();
+        // Only a caller with nothing else in flight (a sequential one) gains from the window;
+        // under load, other batches keep this thread busy and spinning would only take CPU.
+        me.keep_polling();
       }
-      me.keep_polling();
     });
     Ok(())
   }
 
-  /// After a batch, keeps the I/O thread awake (polling, yielding) for a short window: the next
-  /// request of a sequential caller then needs no thread wake-up, and neither does its reply.
+  /// After the last batch in flight, keeps the I/O thread awake (polling, yielding) for a short
+  /// window: the next request of a sequential caller then needs no thread wake-up, nor its reply.
   fn keep_polling(self: &Arc<Self>) {
     let now = self.started.elapsed().as_nanos() as u64;
     self.last_batch.store(now, Ordering::Relaxed);

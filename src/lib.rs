@@ -247,3 +247,10 @@ impl NativeEngine {
 pub fn escape_glob(literal: String) -> String {
   String::from_utf8_lossy(&glob::escape(literal.as_bytes())).into_owned()
 }
+
+/// The Valkey Cluster hash slot (0–16383) of a key: CRC16 of its `{hash tag}` when it has one.
+/// Keys with the same slot can share one multi-key command or script.
+#[napi]
+pub fn key_slot(key: String) -> u32 {
+  u32::from(cluster_route::slot_of(key.as_bytes()))
+}

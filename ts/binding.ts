@@ -9,3 +9,4 @@ export type NativeEngine = Native.NativeEngine
 export type EngineOptions = Native.EngineOptions
 export type EngineStats = Native.EngineStats
 export const escapeGlob = native.escapeGlob
+export const keySlot = native.keySlot

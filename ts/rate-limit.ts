@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Cache } from './cache'
+import { keySlot } from './binding'
 import { CacheError, InvalidKeyError, InvalidOptionError } from './errors'
 
 /** How `limit()` counts. See {@link RateLimiter}. */
@@ -66,31 +67,39 @@ export class RateLimitedError extends CacheError {
   }
 }
 
-// Shared head of the scripts: KEYS[1] = key, ARGV = limit, window ms. `now` in ms from Valkey.
-const HEAD = `local key = KEYS[1]
-local limit = tonumber(ARGV[1])
+// Every script takes a batch: KEYS = one key per call (an id may repeat), ARGV = limit, window ms.
+// It reads Valkey's clock once, runs `step` on each key in order (atomically: the whole batch is one
+// script) and replies [ok, remaining, reset] per key, flattened. One call = a batch of one. The
+// window scripts set a key's expiry once per window (when the window starts), not on every call.
+const head = (step: string): string => `local limit = tonumber(ARGV[1])
 local win = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-`
+local function step(key)
+${step}
+end
+local out = {}
+for i = 1, #KEYS do
+  local a, b, c = step(KEYS[i])
+  out[3 * i - 2] = a
+  out[3 * i - 1] = b
+  out[3 * i] = c
+end
+return out`
 
-const FIXED =
-  HEAD +
-  `local start = now - (now % win)
+const FIXED = head(`local start = now - (now % win)
 local h = redis.call('HMGET', key, 'w', 'n')
 local n = 0
 if tonumber(h[1]) == start then n = tonumber(h[2]) or 0 end
-if n >= limit then return {0, 0, start + win} end
+if n >= limit then return 0, 0, start + win end
 n = n + 1
 redis.call('HSET', key, 'w', start, 'n', n)
-redis.call('PEXPIREAT', key, start + win)
-return {1, limit - n, start + win}`
+if n == 1 then redis.call('PEXPIREAT', key, start + win) end
+return 1, limit - n, start + win`)
 
 // Two fixed-window counters, the previous one weighted by how much of it the sliding window still
 // covers (Upstash's / Cloudflare's approach): O(1) memory per id whatever the limit.
-const SLIDING =
-  HEAD +
-  `local start = now - (now % win)
+const SLIDING = head(`local start = now - (now % win)
 local h = redis.call('HMGET', key, 'w', 'c', 'p')
 local w = tonumber(h[1])
 local cur, prev = 0, 0
@@ -98,18 +107,16 @@ if w == start then cur = tonumber(h[2]) or 0; prev = tonumber(h[3]) or 0
 elseif w == start - win then prev = tonumber(h[2]) or 0 end
 local weight = (win - (now - start)) / win
 if cur + 1 + prev * weight > limit + 1e-9 then
-  if cur + 1 > limit then return {0, 0, start + win + math.ceil(win / limit)} end
-  return {0, 0, math.ceil(start + win - (limit - cur - 1) * win / prev)}
+  if cur + 1 > limit then return 0, 0, start + win + math.ceil(win / limit) end
+  return 0, 0, math.ceil(start + win - (limit - cur - 1) * win / prev)
 end
 cur = cur + 1
 redis.call('HSET', key, 'w', start, 'c', cur, 'p', prev)
-redis.call('PEXPIREAT', key, start + 2 * win)
-return {1, math.floor(limit - cur - prev * weight), start + win}`
+if w ~= start then redis.call('PEXPIREAT', key, start + 2 * win) end
+return 1, math.floor(limit - cur - prev * weight), start + win`)
 
 // Classic token bucket: capacity `limit`, refilled continuously at `limit` tokens per window.
-const BUCKET =
-  HEAD +
-  `local rate = limit / win
+const BUCKET = head(`local rate = limit / win
 local h = redis.call('HMGET', key, 't', 'ts')
 local tokens, ts = tonumber(h[1]), tonumber(h[2])
 if tokens == nil or ts == nil then tokens = limit; ts = now end
@@ -123,9 +130,9 @@ if tokens >= 1 then
 end
 local reset = now
 if tokens < limit then reset = now + math.ceil((1 - (tokens - math.floor(tokens))) / rate) end
-return {ok, math.floor(tokens), reset}`
+return ok, math.floor(tokens), reset`)
 
-/** @internal The Lua scripts (ARGV: limit, window ms; replies [ok, remaining, reset]); exported for the benchmark. */
+/** @internal The Lua scripts (KEYS: a batch; ARGV: limit, window ms; replies [ok, remaining, reset] per key); exported for the benchmark. */
 export const SCRIPTS: Record<RateLimitAlgorithm, string> = {
   'sliding-window': SLIDING,
   'fixed-window': FIXED,
@@ -158,6 +165,18 @@ function shaOf(script: string): string {
   return sha
 }
 
+/** Most keys one script call takes (bounds how long one batch holds Valkey: ~64 × a few µs). */
+const MAX_BATCH = 64
+
+const ANSWER_CHUNK = 32
+
+/** A `limit()` call waiting for its batch's reply. */
+interface Pending {
+  key: string
+  resolve: (r: RateLimitResult) => void
+  reject: (e: unknown) => void
+}
+
 /** In-process state of memory-only caches, shared by every limiter on one cache (like Valkey's). */
 interface MemState {
   a: number
@@ -176,8 +195,10 @@ const memories = new WeakMap<object, { map: Map<string, MemState>; calls: number
  * - `'fixed-window'`: at most `limit` per aligned window of `window` seconds.
  * - `'token-bucket'`: bursts up to `limit`, refilled continuously at `limit` per `window`.
  *
- * Each call is one atomic script on one key (`<prefix>ratelimit:<algorithm>:<id>`, expiring by
- * itself), timed by Valkey's clock: N parallel calls never admit more than `limit`. Denied calls are
+ * Each id has one key (`<prefix>ratelimit:<algorithm>:<id>`, expiring by itself) updated by an
+ * atomic script timed by Valkey's clock: N parallel calls never admit more than `limit`. Calls made
+ * in the same turn of the event loop share one script call (up to 64 keys; in a cluster, keys of one
+ * hash slot), so Valkey runs one script where a hand-written limiter runs one per call. Denied calls are
  * not counted. When Valkey is unreachable it fails open (or closed with `failOpen: false`), counted
  * in `stats()`. Memory-only caches use an in-process implementation with the same semantics.
  *
@@ -197,6 +218,7 @@ export class RateLimiter {
   private readonly keyBase: string
   private readonly memoryOnly: boolean
   private readonly counters: RateLimiterStats = { allowed: 0, denied: 0, failedOpen: 0, failedClosed: 0 }
+  private queue: Pending[] = []
 
   /**
    * Validates the options (`E_INVALID_OPTION`); connects nothing.
@@ -262,42 +284,92 @@ export class RateLimiter {
    * if (!r.success) throw new Error(`retry after ${new Date(r.reset).toISOString()}`)
    * ```
    */
-  async limit(id: string): Promise<RateLimitResult> {
+  limit(id: string): Promise<RateLimitResult> {
     if (typeof id !== 'string' || id === '') {
-      throw new InvalidKeyError('limit(id) takes a non-empty string identifier')
+      return Promise.reject(new InvalidKeyError('limit(id) takes a non-empty string identifier'))
     }
     const key = this.cache.prefix + this.keyBase + id
-    let reply: [number, number, number]
-    if (this.memoryOnly) reply = this.inMemory(key, Date.now())
+    if (this.memoryOnly) return Promise.resolve(this.settle(this.inMemory(key, Date.now()), 0))
+    return new Promise((resolve, reject) => {
+      if (this.queue.push({ key, resolve, reject }) === 1) queueMicrotask(this.flush)
+    })
+  }
+
+  /**
+   * Sends the calls queued during this turn: one script per batch of up to {@link MAX_BATCH} keys
+   * (standalone), or per batch of keys sharing a hash slot (cluster). Valkey runs each batch
+   * atomically, so the counts stay exact; it does one script call where the usual client does N.
+   */
+  private readonly flush = (): void => {
+    const queue = this.queue
+    this.queue = []
+    let groups: Pending[][]
+    if (this.cache._mode !== 'cluster') groups = [queue]
     else {
-      try {
-        const args = [String(this.max), String(this.winMs)]
-        reply = (await runScript(this.cache, SCRIPTS[this.algorithm], [key], args)) as [
-          number,
-          number,
-          number,
-        ]
-      } catch (e) {
-        if (!(e instanceof CacheError && (e.code === 'E_CONNECTION' || e.code === 'E_TIMEOUT'))) throw e
-        const now = Date.now()
-        if (this.failOpen) {
-          this.counters.failedOpen++
-          return { success: true, limit: this.max, remaining: this.max, reset: now, reason: 'failed-open' }
-        }
-        this.counters.failedClosed++
-        return {
-          success: false,
-          limit: this.max,
-          remaining: 0,
-          reset: now + this.winMs,
-          reason: 'failed-closed',
-        }
+      const bySlot = new Map<number, Pending[]>()
+      for (const p of queue) {
+        const slot = keySlot(p.key)
+        const g = bySlot.get(slot)
+        if (g === undefined) bySlot.set(slot, [p])
+        else g.push(p)
+      }
+      groups = [...bySlot.values()]
+    }
+    const args = [String(this.max), String(this.winMs)]
+    const script = SCRIPTS[this.algorithm]
+    for (const group of groups) {
+      for (let i = 0; i < group.length; i += MAX_BATCH) {
+        const batch = group.length <= MAX_BATCH ? group : group.slice(i, i + MAX_BATCH)
+        runScript(
+          this.cache,
+          script,
+          batch.map((p) => p.key),
+          args,
+        ).then(
+          (reply) => this.answer(batch, reply as number[], 0),
+          (e: unknown) => {
+            for (const p of batch) {
+              try {
+                p.resolve(this.unreachable(e))
+              } catch (err) {
+                p.reject(err)
+              }
+            }
+          },
+        )
       }
     }
-    const success = reply[0] === 1
+  }
+
+  /**
+   * Resolves a batch's callers {@link ANSWER_CHUNK} at a time, a microtask apart: the calls the first
+   * ones make next leave for Valkey (their own batch) while the rest are still being answered, so
+   * Valkey and this thread work at the same time instead of taking turns.
+   */
+  private answer(batch: Pending[], reply: number[], from: number): void {
+    const to = Math.min(batch.length, from + ANSWER_CHUNK)
+    for (let j = from; j < to; j++) batch[j].resolve(this.settle(reply, 3 * j))
+    if (to < batch.length) queueMicrotask(() => this.answer(batch, reply, to))
+  }
+
+  /** The answer when the script failed: by `failOpen` for an unreachable Valkey; other errors throw. */
+  private unreachable(e: unknown): RateLimitResult {
+    if (!(e instanceof CacheError && (e.code === 'E_CONNECTION' || e.code === 'E_TIMEOUT'))) throw e
+    const now = Date.now()
+    if (this.failOpen) {
+      this.counters.failedOpen++
+      return { success: true, limit: this.max, remaining: this.max, reset: now, reason: 'failed-open' }
+    }
+    this.counters.failedClosed++
+    return { success: false, limit: this.max, remaining: 0, reset: now + this.winMs, reason: 'failed-closed' }
+  }
+
+  /** One call's result from a script reply: [ok, remaining, reset] at `at`. */
+  private settle(reply: number[], at: number): RateLimitResult {
+    const success = reply[at] === 1
     if (success) this.counters.allowed++
     else this.counters.denied++
-    return { success, limit: this.max, remaining: Math.max(0, reply[1]), reset: reply[2] }
+    return { success, limit: this.max, remaining: Math.max(0, reply[at + 1]), reset: reply[at + 2] }
   }
 
   /**
