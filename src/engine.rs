@@ -8,6 +8,7 @@ use crate::completion::CompletionQueue;
 use crate::error::{CacheError, ErrorKind, Result};
 use crate::frame::{parse_requests, Completion};
 use crate::memory::MemoryStore;
+use crate::poll_window::PollWindow;
 use crate::stats::Stats;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -41,7 +42,7 @@ pub struct Engine {
   started: Instant,
   last_batch: std::sync::atomic::AtomicU64,
   polling: AtomicBool,
-  poll_window_ns: u64,
+  poll_window: PollWindow,
 }
 
 const SCAN_COUNT: usize = 500;
@@ -67,7 +68,7 @@ impl Engine {
       started: Instant::now(),
       last_batch: std::sync::atomic::AtomicU64::new(0),
       polling: AtomicBool::new(false),
-      poll_window_ns: cfg.io_poll_us * 1000,
+      poll_window: PollWindow::new(cfg.io_poll_us * 1000),
     });
     if let Store::Valkey(pool) = &engine.store {
       // Warm the pool so the first request does not pay for connecting; failures are retried lazily.
@@ -106,7 +107,9 @@ impl Engine {
   pub fn submit(self: &Arc<Self>, batch: Vec<u8>) -> Result<()> {
     self.check_open()?;
     let reqs = parse_requests(&batch)?;
-    self.inflight.fetch_add(1, Ordering::AcqRel);
+    if self.inflight.fetch_add(1, Ordering::AcqRel) == 0 {
+      self.poll_window.woke(self.now_ns());
+    }
     let me = self.clone();
     self.handle.spawn(async move {
       // A panic must never strand a request: every id still gets a completion.
@@ -121,27 +124,34 @@ impl Engine {
       me.queue.push_all(done);
       if me.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
         me.idle.notify_waiters();
-        // Only a caller with nothing else in flight (a sequential one) gains from the window;
-        // under load, other batches keep this thread busy and spinning would only take CPU.
-        me.keep_polling();
+        // Only the last batch in flight opens the window (under load, other batches keep this
+        // thread busy), and only for callers that usually come back within it.
+        me.poll_window.went_idle(me.now_ns());
+        if me.poll_window.worth_polling() {
+          me.keep_polling();
+        }
       }
     });
     Ok(())
   }
 
+  /// Nanoseconds since the engine started (never 0 after the first microsecond).
+  fn now_ns(&self) -> u64 {
+    self.started.elapsed().as_nanos() as u64
+  }
+
   /// After the last batch in flight, keeps the I/O thread awake (polling, yielding) for a short
   /// window: the next request of a sequential caller then needs no thread wake-up, nor its reply.
   fn keep_polling(self: &Arc<Self>) {
-    let now = self.started.elapsed().as_nanos() as u64;
-    self.last_batch.store(now, Ordering::Relaxed);
-    if self.poll_window_ns == 0 || self.polling.swap(true, Ordering::AcqRel) {
+    self.last_batch.store(self.now_ns(), Ordering::Relaxed);
+    if self.polling.swap(true, Ordering::AcqRel) {
       return;
     }
     let me = self.clone();
     self.handle.spawn(async move {
       loop {
-        let idle = me.started.elapsed().as_nanos() as u64 - me.last_batch.load(Ordering::Relaxed);
-        if idle > me.poll_window_ns || me.closed.load(Ordering::Relaxed) {
+        let idle = me.now_ns() - me.last_batch.load(Ordering::Relaxed);
+        if idle > me.poll_window.window_ns() || me.closed.load(Ordering::Relaxed) {
           me.polling.store(false, Ordering::Release);
           return;
         }

@@ -14,6 +14,7 @@ mod error;
 mod frame;
 mod glob;
 mod memory;
+mod poll_window;
 mod reply;
 mod stats;
 mod store;
