@@ -137,6 +137,10 @@ for (const [mode, base] of modes) {
       }
       const limiter = new RateLimiter(cache, { limit: 1, window: 1 })
       expect((await rejection(limiter.limit(''))).code).toBe('E_INVALID_KEY')
+      // An oversized id fails alone, not the calls that share its batch.
+      const [big, fine] = await Promise.allSettled([limiter.limit('x'.repeat(5000)), limiter.limit('fine')])
+      expect(big.status === 'rejected' && (big.reason as { code?: string }).code).toBe('E_INVALID_KEY')
+      expect(fine.status === 'fulfilled' && fine.value.success).toBe(true)
     })
   })
 }

@@ -168,6 +168,7 @@ function shaOf(script: string): string {
 /** Most keys one script call takes (bounds how long one batch holds Valkey: ~64 × a few µs). */
 const MAX_BATCH = 64
 
+/** Callers answered per microtask when a batch's reply arrives (see `answer`). */
 const ANSWER_CHUNK = 32
 
 /** A `limit()` call waiting for its batch's reply. */
@@ -289,6 +290,14 @@ export class RateLimiter {
       return Promise.reject(new InvalidKeyError('limit(id) takes a non-empty string identifier'))
     }
     const key = this.cache.prefix + this.keyBase + id
+    // Checked per call: one oversized id must not fail the other calls of its batch.
+    if (Buffer.byteLength(key) > this.cache._options.maxKeyBytes) {
+      return Promise.reject(
+        new InvalidKeyError(
+          `limit(id): the key (${Buffer.byteLength(key)} bytes with prefix) is longer than maxKeyBytes (${this.cache._options.maxKeyBytes})`,
+        ),
+      )
+    }
     if (this.memoryOnly) return Promise.resolve(this.settle(this.inMemory(key, Date.now()), 0))
     return new Promise((resolve, reject) => {
       if (this.queue.push({ key, resolve, reject }) === 1) queueMicrotask(this.flush)
