@@ -150,7 +150,9 @@ impl Engine {
     let me = self.clone();
     self.handle.spawn(async move {
       loop {
-        let idle = me.now_ns() - me.last_batch.load(Ordering::Relaxed);
+        let idle = me
+          .now_ns()
+          .saturating_sub(me.last_batch.load(Ordering::Relaxed));
         if idle > me.poll_window.window_ns() || me.closed.load(Ordering::Relaxed) {
           me.polling.store(false, Ordering::Release);
           return;
