@@ -335,7 +335,17 @@ export class RateLimiter {
           batch.map((p) => p.key),
           args,
         ).then(
-          (reply) => this.answer(batch, reply as number[], 0),
+          (reply) => {
+            if (Array.isArray(reply) && reply.length === 3 * batch.length) this.answer(batch, reply, 0)
+            else {
+              // Never a silent verdict from a reply of the wrong shape (a foreign script under our sha).
+              const err = new CacheError(
+                'E_SERVER',
+                `rate limit script: unexpected reply for ${batch.length} keys`,
+              )
+              for (const p of batch) p.reject(err)
+            }
+          },
           (e: unknown) => {
             for (const p of batch) {
               try {
