@@ -9,7 +9,12 @@ import {
   fromNative,
 } from './core/errors'
 import { L1_MISS } from './tiers/l1'
-import { renderMetrics, type CacheStats, type HealthReport } from './features/metrics'
+import { renderExposition, type CacheStats, type HealthReport, type MetricsSource } from './features/metrics'
+import { observedGetOrSet } from './features/observe'
+import { OtelBridge, serverOf } from './features/otel'
+import type { FlightTrace } from './features/single-flight'
+import type { CacheEventListener, CacheEventType, ProcedureStats } from './features/telemetry'
+import { inspect, keys, type InspectOptions, type InspectReport } from './features/inspect'
 import type { CacheOptions, ResolvedOptions } from './core/options'
 import { planOf, writeOf, type GetOrSetOptions, type SetOptions } from './core/plan'
 import { codecToCacheError, Shared } from './context'
@@ -19,6 +24,8 @@ import { markerKeys } from './features/tags'
 
 export type { GetOrSetOptions, SetOptions } from './core/plan'
 export type { CacheStats, HealthReport } from './features/metrics'
+export type { CacheEvent, CacheEventType, CacheEventListener } from './features/telemetry'
+export type { InspectOptions, InspectReport } from './features/inspect'
 
 /** One entry of `setMany`. */
 export interface SetManyEntry extends SetOptions {
@@ -79,6 +86,9 @@ export class Cache {
     }
     this.shared = new Shared(options)
     this.prefix = this.shared.opts.prefix
+    const o = this.shared.opts
+    const otel = OtelBridge.create(o.name, serverOf(o.url, o.nodes), () => this.stats())
+    this.shared.otel = this.shared.telemetry.otel = otel
   }
 
   /**
@@ -154,7 +164,107 @@ export class Cache {
     } catch (e) {
       return Promise.reject(e)
     }
-    return this.shared.flights.run(this.prefix + key, loader as Loader, plan) as Promise<T>
+    const sh = this.shared
+    return observedGetOrSet(
+      sh.flights,
+      sh.telemetry,
+      sh.otel,
+      this.prefix + key,
+      key,
+      loader as Loader,
+      plan,
+    ) as Promise<T>
+  }
+
+  /** @internal getOrSet that reports how the call was answered (the tRPC middleware's stats). */
+  _getOrSet<T>(
+    key: string,
+    loader: (ctx: LoaderContext) => T | Promise<T>,
+    options: GetOrSetOptions | undefined,
+    trace: FlightTrace & { loaded?: boolean },
+  ): Promise<T> {
+    let plan
+    try {
+      plan = planOf(options, this.shared.opts)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    const sh = this.shared
+    return observedGetOrSet(
+      sh.flights,
+      sh.telemetry,
+      sh.otel,
+      this.prefix + key,
+      key,
+      loader as Loader,
+      plan,
+      trace,
+    ) as Promise<T>
+  }
+
+  /** @internal Per-procedure counters of the tRPC middleware (bounded number of paths). */
+  _procedure(path: string): ProcedureStats {
+    return this.shared.telemetry.procedure(path)
+  }
+
+  /**
+   * Listens to `'down'` (Valkey became unreachable), `'up'` (reachable again), `'error'` (a request
+   * failed in the engine: `code`) and `'stale'` (getOrSet served a stale value: `key`). Listener errors
+   * are swallowed. Returns the cache, for chaining.
+   *
+   * @example
+   * ```ts
+   * cache.on('down', (e) => alerts.page(`cache down: ${e.error}`)).on('up', (e) => console.log(e.downForMs))
+   * ```
+   */
+  on<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): this {
+    if (!['down', 'up', 'error', 'stale'].includes(type) || typeof listener !== 'function') {
+      throw new InvalidOptionError("on(type, listener): type is 'down' | 'up' | 'error' | 'stale'")
+    }
+    this.shared.telemetry.on(type, listener as unknown as CacheEventListener)
+    return this
+  }
+
+  /**
+   * Removes a listener added with `on`.
+   *
+   * @example
+   * ```ts
+   * cache.off('down', onDown)
+   * ```
+   */
+  off<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): this {
+    this.shared.telemetry.off(type, listener as unknown as CacheEventListener)
+    return this
+  }
+
+  /**
+   * What the servers and this cache's keys look like: per server (every primary and replica)
+   * memory, evictions, hit rate, ops/s; this prefix's keys estimated from a bounded SCAN sample with
+   * `MEMORY USAGE` (never KEYS), the biggest ones, tag markers, the slow log (command name and key
+   * only) and this client's stats. Bounded work: at most `sample` keys are sized.
+   *
+   * @example
+   * ```ts
+   * const r = await cache.inspect({ sample: 500, top: 5 })
+   * console.log(r.servers[0].usedMemory, r.keys.estimated, r.keys.biggest)
+   * ```
+   */
+  inspect(options?: InspectOptions): Promise<InspectReport> {
+    return inspect(this, options)
+  }
+
+  /**
+   * Keys under this cache's prefix (prefix stripped), optionally matching a glob; SCAN on every
+   * primary, in bounded batches (never KEYS). Internal keys (tag markers, leases) are skipped.
+   *
+   * @example
+   * ```ts
+   * for await (const key of cache.keys('user:*')) console.log(key)
+   * ```
+   */
+  keys(pattern?: string): AsyncIterable<string> {
+    return keys(this, pattern)
   }
 
   /**
@@ -329,6 +439,13 @@ export class Cache {
       bytesRead: n.bytesRead,
       compressedWrites: n.compressedWrites,
       hitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
+      ...(this.shared.telemetry.procedures.size === 0
+        ? {}
+        : {
+            procedures: Object.fromEntries(
+              [...this.shared.telemetry.procedures].map(([k, v]) => [k, { ...v }]),
+            ),
+          }),
     }
   }
 
@@ -345,9 +462,12 @@ export class Cache {
     const mode = engine.mode as HealthReport['mode']
     try {
       const latencyMs = await engine.ping()
+      this.shared.telemetry.pinged(true)
       return { ok: true, latencyMs, mode }
     } catch (e) {
-      return { ok: false, latencyMs: -1, mode, error: fromNative(e).message }
+      const err = fromNative(e)
+      if (!this.shared.transport.closed) this.shared.telemetry.pinged(false, err.code)
+      return { ok: false, latencyMs: -1, mode, error: err.message }
     }
   }
 
@@ -360,8 +480,21 @@ export class Cache {
    * ```
    */
   async metrics(): Promise<string> {
+    return renderExposition([await this._metricsSource()])
+  }
+
+  /** @internal This cache's share of an exposition (`renderMetrics([a, b])`). */
+  async _metricsSource(): Promise<MetricsSource & { id: object }> {
+    const o = this.shared.opts
     const health = await this.health()
-    return renderMetrics(this.stats(), health, this.shared.opts.prefix)
+    return {
+      id: this.shared,
+      name: o.name,
+      prefix: o.prefix,
+      stats: this.stats(),
+      health,
+      telemetry: this.shared.telemetry,
+    }
   }
 
   /**
@@ -375,6 +508,7 @@ export class Cache {
    */
   close(): Promise<void> {
     const o = this.shared.opts
+    this.shared.telemetry.close()
     return this.shared.transport.close(o.commandTimeoutMs + o.connectTimeoutMs)
   }
 

@@ -19,6 +19,8 @@ import { resolveOptions, type CacheOptions, type ResolvedOptions } from './core/
 import { SingleFlight, type FlightCounters } from './features/single-flight'
 import { markerKeys } from './features/tags'
 import { Transport } from './boundary/transport'
+import { describeTarget, Telemetry, type CacheEvent } from './features/telemetry'
+import type { OtelBridge } from './features/otel'
 
 export function codecToCacheError(e: unknown): CacheError {
   if (e instanceof CacheError) return e
@@ -37,6 +39,10 @@ export class Shared {
   readonly counters: FlightCounters = { loads: 0, loadErrors: 0, coalesced: 0, lockWaits: 0, staleServed: 0 }
   readonly flights: SingleFlight
   readonly l1?: L1
+  /** Latency histograms, per-procedure stats, down/up events and log lines. */
+  readonly telemetry: Telemetry
+  /** Set by the root `Cache` when `@opentelemetry/api` is installed. */
+  otel?: OtelBridge
   private readonly distributed: boolean
 
   constructor(options: CacheOptions | undefined) {
@@ -67,6 +73,12 @@ export class Shared {
       throw fromNative(e)
     }
     this.distributed = opts.url !== undefined || opts.nodes !== undefined
+    this.telemetry = new Telemetry(opts.logger, describeTarget(opts.url, opts.nodes), opts.name)
+    if (opts.onEvent !== undefined) {
+      const fn = opts.onEvent as (e: CacheEvent) => void
+      for (const type of ['down', 'up', 'error', 'stale'] as const) this.telemetry.on(type, fn)
+    }
+    this.transport.observer = this.telemetry
     const toMarkers = (tags: unknown) => markerKeys(opts.prefix, tags, 'setTags(tags)')
     this.flights = new SingleFlight(
       this.transport,

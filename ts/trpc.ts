@@ -10,10 +10,12 @@
  * are produced (before they are stored).
  */
 import { createHash } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import type { TRPCMiddlewareFunction } from '@trpc/server'
 import type { Cache } from './cache'
 import { CacheError, InvalidOptionError } from './core/errors'
 import { RateLimitedError, type RateLimiter } from './features/rate-limit'
+import type { ProcedureStats } from './features/telemetry'
 
 /** A tRPC v11 middleware for `.use()`, on any procedure whose context is `TCtx`. */
 export type TRPCMiddleware<TCtx = any> = TRPCMiddlewareFunction<TCtx, any, object, object, any>
@@ -170,20 +172,34 @@ export function cacheMiddleware<TCtx = any>(
     }
     const tags = o.tags ? o.tags(p) : undefined
     let mine: Result | undefined
+    const stats = cache._procedure(opts.path)
+    const trace = { coalesced: false, stale: false }
+    let loaded = false
     try {
-      const data = await cache.getOrSet(
+      const data = await cache._getOrSet(
         `trpc:${scopePart}:${base}`,
         async () => {
-          const r = await opts.next()
+          loaded = true
+          stats.loads++
+          const t0 = performance.now()
+          let r: Result
+          try {
+            r = await opts.next()
+          } finally {
+            stats.loadSeconds += (performance.now() - t0) / 1000
+          }
           if (!r.ok) throw r.error // reaches every waiter; never cached
           mine = r
           if (r.data === undefined || isStream(r.data)) throw new Uncacheable(r)
           return r.data
         },
         { ttl: o.ttl, grace: o.grace, ...(tags === undefined ? {} : { tags }) },
+        trace,
       )
+      countCall(stats, trace, loaded)
       return answer(data, opts.ctx)
     } catch (e) {
+      countCall(stats, trace, loaded)
       if (e instanceof Uncacheable || (e instanceof CacheError && STORE_ERRORS.has(e.code))) {
         return mine ?? opts.next() // waiters of an uncacheable result run their own resolver
       }
@@ -191,6 +207,19 @@ export function cacheMiddleware<TCtx = any>(
     }
   }
   return mw as unknown as TRPCMiddleware<TCtx>
+}
+
+/** Per-procedure outcome: a hit when the value came from the cache (stale included), else a miss. */
+function countCall(
+  stats: ProcedureStats,
+  trace: { coalesced: boolean; stale: boolean },
+  loaded: boolean,
+): void {
+  if (trace.stale) {
+    stats.hits++
+    stats.staleServed++
+  } else if (loaded || trace.coalesced) stats.misses++
+  else stats.hits++
 }
 
 function isStream(v: unknown): boolean {

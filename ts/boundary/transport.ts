@@ -29,6 +29,20 @@ const KIND_VOID = 1
 const KIND_FLAG = 2
 const KIND_ENTRY = 3
 const KIND_COMMAND = 4
+/** Request kinds as an observer sees them: get (value read), set, delete/has, getOrSet read, command. */
+export const REQUEST_KINDS = {
+  get: KIND_VALUE,
+  set: KIND_VOID,
+  flag: KIND_FLAG,
+  entry: KIND_ENTRY,
+  command: KIND_COMMAND,
+}
+
+/** Sees every completion (latency histograms, down/up detection: features/telemetry.ts). */
+export interface TransportObserver {
+  /** `startedMs` from `performance.now()`; `errorCode` set when the request failed in the engine. */
+  completed(kind: number, startedMs: number, errorCode: string | undefined): void
+}
 
 /** What `getEntry` resolves when nothing usable is stored. */
 export const MISS: unique symbol = Symbol('ferrocache.miss')
@@ -70,6 +84,9 @@ export class Transport {
   onBus?: (tag: number, payload: Buffer) => void
   /** The in-process tier reads fill, when enabled. */
   l1?: L1
+  /** Told of every completion, when set. */
+  observer?: TransportObserver
+  private started: number[] = []
   private keys: string[] = []
   private epochs: number[] = []
   private out = Buffer.allocUnsafe(INITIAL_FRAME)
@@ -280,6 +297,7 @@ export class Transport {
     o.writeUInt32LE(n, at + 5)
     this.len = at + 9 + n
     this.kinds[id] = kind
+    if (this.observer !== undefined) this.started[id] = performance.now()
     if (this.l1 !== undefined && (kind === KIND_VALUE || kind === KIND_ENTRY)) {
       this.keys[id] = key
       this.epochs[id] = this.l1.epoch
@@ -350,6 +368,11 @@ export class Transport {
 
   private complete(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
     const kind = this.kinds[id]
+    const observer = this.observer
+    if (observer !== undefined) {
+      const code = status === STATUS_ERROR ? (NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL') : undefined
+      observer.completed(kind, this.started[id], code)
+    }
     if (status === STATUS_ERROR) {
       const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
       if (kind === KIND_VALUE && SOFT.has(err.code)) this.settle(id, true, undefined)

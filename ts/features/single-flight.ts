@@ -34,6 +34,14 @@ export interface Plan {
   lockTtlMs: number
   lockWaitMs: number
   hardTimeoutMs: number
+  /** Set per call when someone observes how it was answered (events, OpenTelemetry). */
+  trace?: FlightTrace
+}
+
+/** How one `getOrSet` call was answered (features/telemetry.ts reads it). */
+export interface FlightTrace {
+  coalesced: boolean
+  stale: boolean
 }
 
 export type Loader = (ctx: LoaderContext) => unknown
@@ -97,6 +105,7 @@ export class SingleFlight {
     const flight = this.flights.get(key)
     if (flight !== undefined) {
       this.counters.coalesced++
+      if (plan.trace) plan.trace.coalesced = true
       return flight
     }
     // Reads are not tracked: concurrent reads of one key share the pipeline (one round trip), and
@@ -119,6 +128,7 @@ export class SingleFlight {
     const flight = this.flights.get(key)
     if (flight !== undefined) {
       this.counters.coalesced++
+      if (plan.trace) plan.trace.coalesced = true
       return flight
     }
     const p = this.afterMiss(key, entry, loader, plan)
@@ -137,6 +147,7 @@ export class SingleFlight {
     else if (entry === DOWN) stale = this.recall(key)
     if (stale !== undefined && plan.graceMs > 0 && entry instanceof Stale) {
       this.counters.staleServed++
+      if (plan.trace) plan.trace.stale = true
       this.refreshInBackground(key, loader, plan)
       return stale.value
     }
@@ -209,6 +220,7 @@ export class SingleFlight {
         this.disarm(key, waiter)
         if (stale !== undefined) {
           this.counters.staleServed++
+          if (plan.trace) plan.trace.stale = true
           return stale.value
         }
         throw new CacheError(
@@ -263,6 +275,7 @@ export class SingleFlight {
         if (r === within.TIMED_OUT) {
           finish.catch(() => {}) // keeps refreshing in the background; errors are counted
           this.counters.staleServed++
+          if (plan.trace) plan.trace.stale = true
           return stale.value
         }
         return r
@@ -271,6 +284,7 @@ export class SingleFlight {
     } catch (err) {
       if (stale !== undefined && !(err instanceof CacheError && err.code === 'E_INVALID_VALUE')) {
         this.counters.staleServed++
+        if (plan.trace) plan.trace.stale = true
         return stale.value
       }
       throw err
