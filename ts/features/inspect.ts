@@ -23,7 +23,7 @@ export interface InspectOptions {
   top?: number
   /** Slow-log entries listed (newest first, all servers). Default 10. */
   slowlog?: number
-  /** Most SCAN batches (COUNT 1000 each) per server. Default 64. */
+  /** Most SCAN batches (COUNT 1000 each) per primary: counts are exact below ~this many thousand keys. Default 64. */
   maxScanBatches?: number
 }
 
@@ -140,7 +140,10 @@ interface ScanResult {
   sampleKeys: string[]
 }
 
-/** SCANs one primary (no MATCH: the ratio of our keys among all gives the estimate). */
+/**
+ * SCANs one primary up to `maxBatches` batches (no MATCH: the ratio of our keys among all the keys
+ * visited gives the estimate), keeping a uniform sample of `want` of our keys to size.
+ */
 async function scanServer(
   c: RespConnection,
   prefix: string,
@@ -162,14 +165,18 @@ async function scanServer(
       if (internal.isMarker(k)) r.markers++
       else if (k.startsWith(prefix) && !internal.isLease(k)) {
         r.matched++
+        // Reservoir sampling: every key seen so far has the same chance to be sized.
         if (r.sampleKeys.length < want) r.sampleKeys.push(k)
+        else {
+          const j = Math.floor(Math.random() * r.matched)
+          if (j < want) r.sampleKeys[j] = k
+        }
       }
     }
     if (cursor === '0') {
       r.complete = true
       break
     }
-    if (r.sampleKeys.length >= want) break
   }
   return r
 }
