@@ -138,13 +138,16 @@ export class Cache {
   }
 
   /**
-   * Stores a value for `ttl` seconds (default: the cache's `ttl`). Rejects with `E_INVALID_VALUE`
-   * for `undefined`, `E_SERIALIZE` for values the serializer cannot encode, `E_VALUE_TOO_LARGE`
-   * above `maxValueBytes`, and `E_CONNECTION`/`E_TIMEOUT` when Valkey is down.
+   * Stores a value for `ttl` seconds (default: the cache's `ttl`; `Infinity`: no expiry, at most
+   * `tagTtl` with tags). Rejects with `E_INVALID_VALUE` for `undefined`, `E_SERIALIZE` for values the
+   * serializer cannot encode, `E_VALUE_TOO_LARGE` above `maxValueBytes`, `E_INVALID_OPTION` for
+   * bad options (unknown names, a ttl ≤ 0 or above 100 years), and `E_CONNECTION`/`E_TIMEOUT` when
+   * Valkey is down.
    *
    * @example
    * ```ts
    * await cache.set('session:abc', { userId: 1, expires: new Date() }, { ttl: 3600 })
+   * await cache.set('config', { theme: 'dark' }, { ttl: Infinity }) // never expires
    * ```
    */
   set(key: string, value: unknown, options?: SetOptions): Promise<void> {

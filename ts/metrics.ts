@@ -16,6 +16,7 @@ const HELP: Record<string, [string, 'counter' | 'gauge']> = {
   bytesWritten: ['Bytes of keys and stored values written.', 'counter'],
   bytesRead: ['Bytes of stored values read.', 'counter'],
   compressedWrites: ['Values stored lz4-compressed.', 'counter'],
+  badBusMessages: ['Bus messages dropped as malformed or foreign.', 'counter'],
   hitRate: ['hits / (hits + misses).', 'gauge'],
 }
 
