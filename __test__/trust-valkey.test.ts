@@ -46,6 +46,20 @@ describe('bus and L1 (Valkey)', () => {
     await eventually(async () => (await b.get('k')) === 'new')
   })
 
+  it('a setMany of many long keys is announced in full (split into messages below the size limit)', async () => {
+    const prefix = uniquePrefix('sm-long')
+    const a = make({ prefix, l1: {} })
+    const b = make({ prefix, l1: {} })
+    const keys = Array.from({ length: 20_000 }, (_, i) => `${'k'.repeat(300)}${i}`)
+    await a.setMany(keys.map((key) => ({ key, value: 'old' })))
+    const watched = [keys[0], keys[9_999], keys[19_999]]
+    for (const k of watched) await l1Warm(b, k)
+    // ~6 MB of keys: one message would be over the bus's 4 MiB limit and dropped.
+    await a.setMany(keys.map((key) => ({ key, value: 'new' })))
+    for (const k of watched) await eventually(async () => (await b.get(k)) === 'new')
+    expect(b.stats().badBusMessages).toBe(0)
+  })
+
   it('a fresh Cache with l1 fills and serves L1 from its first reads', async () => {
     const prefix = uniquePrefix('l1-fresh')
     const writer = make({ prefix })
