@@ -147,6 +147,9 @@ describe('reads that agree and count (Valkey)', () => {
     expect(await delta(() => c.get('list'))).toEqual([1, 1, 0])
     expect(await delta(() => c.getMany(['list', 'ok', 'hash', 'absent']))).toEqual([2, 3, 1])
     expect(await delta(() => Promise.all([c.get('list'), c.get('hash')]))).toEqual([2, 2, 0])
+    // has() agrees (false) and counts the error, but no read: neither hit nor miss.
+    expect(await c.has('list')).toBe(false)
+    expect(await delta(() => Promise.all([c.has('list'), c.has('hash'), c.has('ok')]))).toEqual([2, 0, 0])
     expect(await c.getMany(['list', 'ok', 'hash', 'absent'])).toEqual([undefined, 1, undefined, undefined])
   })
 })

@@ -189,8 +189,9 @@ export class Cache {
 
   /**
    * Whether a key holds a live value: exactly when `get(key)` would resolve something other than
-   * `undefined` (tag-invalidated, stale, foreign or corrupt entries are not live). It reads the
-   * entry like `get` does (one round trip) but moves no hit/miss counter.
+   * `undefined` (tag-invalidated, stale, foreign or corrupt entries are not live; and, like `get`,
+   * `false` while Valkey is unreachable). It reads the entry like `get` does (one round trip) but
+   * moves no hit/miss counter; errors are counted.
    *
    * @example
    * ```ts

@@ -383,9 +383,10 @@ export class Transport {
     let kind = this.kinds[id]
     if (kind & UNCOUNTED) {
       kind &= ~UNCOUNTED
-      // The engine counted every GET reply: a hit when fresh, a miss when stale or absent.
+      // The engine counted every GET it sent: a hit when fresh, a miss when stale, absent or
+      // failed. Only a key it refused before sending (too long) counted neither.
       if (status === STATUS_HIT) this.uncountedHits++
-      else if (status !== STATUS_ERROR) this.uncountedMisses++
+      else if (status !== STATUS_ERROR || NATIVE_KINDS[tag - 1] !== 'E_INVALID_KEY') this.uncountedMisses++
     }
     if (kind === KIND_PROBE) return this.probed(id, status, tag, chunk, start, end)
     if (status === STATUS_ERROR) {
