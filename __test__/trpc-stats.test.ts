@@ -13,7 +13,12 @@ import { promtool } from '../scripts/promtool.mjs'
 import { uniquePrefix } from './contract'
 
 const t = initTRPC.create({ transformer: superjson })
-const cache = new Cache({ url: inject('valkeyUrl'), prefix: uniquePrefix('trpcstats'), name: 'api', logger: false })
+const cache = new Cache({
+  url: inject('valkeyUrl'),
+  prefix: uniquePrefix('trpcstats'),
+  name: 'api',
+  logger: false,
+})
 const cached = t.procedure.use(cacheMiddleware(cache, { scope: 'public', ttl: 60 }))
 const router = t.router({
   post: cached.input(z.object({ id: z.number() })).query(({ input }) => ({ id: input.id, at: new Date(0) })),
@@ -30,7 +35,9 @@ describe('tRPC per-procedure stats', () => {
   it('hits, misses and load time per procedure path in stats() and metrics()', async () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    const client = createTRPCClient<typeof router>({ links: [httpBatchLink({ url, transformer: superjson })] })
+    const client = createTRPCClient<typeof router>({
+      links: [httpBatchLink({ url, transformer: superjson })],
+    })
     for (let i = 0; i < 3; i++) await client.post.query({ id: 1 }) // 1 miss, 2 hits
     await client.post.query({ id: 2 }) // miss
     await client.user.byId.query(7) // miss
@@ -42,7 +49,9 @@ describe('tRPC per-procedure stats', () => {
 
     const text = await cache.metrics()
     expect(text).toMatch(/^ferrocache_trpc_hits_total\{cache="api",prefix="[^"]+",procedure="post"\} 2$/m)
-    expect(text).toMatch(/^ferrocache_trpc_misses_total\{cache="api",prefix="[^"]+",procedure="user.byId"\} 1$/m)
+    expect(text).toMatch(
+      /^ferrocache_trpc_misses_total\{cache="api",prefix="[^"]+",procedure="user.byId"\} 1$/m,
+    )
     const check = spawnSync(promtool(), ['check', 'metrics'], { input: text, encoding: 'utf8' })
     expect(`${check.stdout}${check.stderr}`.trim()).toBe('')
     expect(check.status).toBe(0)

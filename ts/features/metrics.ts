@@ -15,6 +15,8 @@ export interface CacheStats {
   bytesWritten: number
   bytesRead: number
   compressedWrites: number
+  /** Messages on the bus channel that were not valid ferrocache messages (dropped, never thrown). */
+  badBusMessages: number
   /** hits / (hits + misses), 0 when nothing was read. */
   hitRate: number
   /** tRPC `cacheMiddleware` counters per procedure path (at most 200 paths; the rest under `__other__`). */
@@ -72,6 +74,12 @@ const FAMILIES: [NumericStat, string, string, Kind][] = [
   ['bytesWritten', 'ferrocache_written_bytes_total', 'Bytes of keys and stored values written.', 'counter'],
   ['bytesRead', 'ferrocache_read_bytes_total', 'Bytes of stored values read.', 'counter'],
   ['compressedWrites', 'ferrocache_compressed_writes_total', 'Values stored lz4-compressed.', 'counter'],
+  [
+    'badBusMessages',
+    'ferrocache_bad_bus_messages_total',
+    'Bus messages dropped as malformed or foreign.',
+    'counter',
+  ],
   ['hitRate', 'ferrocache_hit_ratio', 'hits / (hits + misses), 0 before the first read.', 'gauge'],
 ]
 

@@ -154,7 +154,8 @@ export class Telemetry implements TransportObserver {
   procedure(path: string): ProcedureStats {
     let s = this.procedures.get(path)
     if (s === undefined) {
-      if (this.procedures.size >= MAX_PROCEDURES && path !== OTHER_PROCEDURE) return this.procedure(OTHER_PROCEDURE)
+      if (this.procedures.size >= MAX_PROCEDURES && path !== OTHER_PROCEDURE)
+        return this.procedure(OTHER_PROCEDURE)
       s = { hits: 0, misses: 0, staleServed: 0, loads: 0, loadSeconds: 0 }
       this.procedures.set(path, s)
     }
