@@ -164,29 +164,7 @@ export class Cache {
     loader: (ctx: LoaderContext) => T | Promise<T>,
     options?: GetOrSetOptions,
   ): Promise<T> {
-    const no = refuse(this.shared, key)
-    if (no !== undefined) return Promise.reject(no)
-    if (typeof loader !== 'function') {
-      return Promise.reject(new InvalidOptionError('getOrSet(key, loader): loader must be a function'))
-    }
-    let plan
-    try {
-      plan = planOf(options, this.shared.opts)
-    } catch (e) {
-      return Promise.reject(e)
-    }
-    const sh = this.shared
-    const gate = sh.l1Gate
-    if (gate !== undefined) return gate.then(() => this.getOrSet(key, loader, options))
-    return observedGetOrSet(
-      sh.flights,
-      sh.telemetry,
-      sh.otel,
-      this.prefix + key,
-      key,
-      loader as Loader,
-      plan,
-    ) as Promise<T>
+    return this._getOrSet(key, loader, options)
   }
 
   /** @internal getOrSet that reports how the call was answered (the tRPC middleware's stats). */
@@ -194,8 +172,13 @@ export class Cache {
     key: string,
     loader: (ctx: LoaderContext) => T | Promise<T>,
     options: GetOrSetOptions | undefined,
-    trace: FlightTrace & { loaded?: boolean },
+    trace?: FlightTrace & { loaded?: boolean },
   ): Promise<T> {
+    const no = refuse(this.shared, key)
+    if (no !== undefined) return Promise.reject(no)
+    if (typeof loader !== 'function') {
+      return Promise.reject(new InvalidOptionError('getOrSet(key, loader): loader must be a function'))
+    }
     let plan
     try {
       plan = planOf(options, this.shared.opts)
