@@ -115,7 +115,12 @@ export class RespConnection {
     const where = `${ep.host}:${ep.port}`
     const socket: net.Socket = await new Promise((resolve, reject) => {
       const s = ep.tls
-        ? tls.connect({ host: ep.host, port: ep.port, servername: ep.host, ca: o.tlsCa })
+        ? tls.connect({
+            host: ep.host,
+            port: ep.port,
+            ca: o.tlsCa,
+            ...(net.isIP(ep.host) ? {} : { servername: ep.host }),
+          })
         : net.connect({ host: ep.host, port: ep.port })
       const timer = setTimeout(() => {
         s.destroy()
