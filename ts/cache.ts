@@ -26,15 +26,6 @@ export interface SetManyEntry extends SetOptions {
   value: unknown
 }
 
-/** Counters kept in JS (loader work); the native engine keeps the I/O ones. */
-export interface LoaderCounters {
-  loads: number
-  loadErrors: number
-  coalesced: number
-  lockWaits: number
-  staleServed: number
-}
-
 function keyError(key: unknown): CacheError {
   return new InvalidKeyError(
     `keys must be non-empty strings, got ${key === '' ? 'an empty string' : typeof key}`,

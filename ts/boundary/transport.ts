@@ -7,22 +7,35 @@
  * starving timers and other I/O.
  */
 import { performance } from 'node:perf_hooks'
-import { NativeEngine, type EngineOptions } from './binding'
-import { cacheError, ClosedError, fromNative, NATIVE_KINDS, type CacheError } from '../core/errors'
+import {
+  BUS_ID,
+  NATIVE_CODES,
+  NativeEngine,
+  OP_COMMAND,
+  OP_DELETE,
+  OP_EXISTS,
+  OP_GET,
+  OP_SET,
+  READ_TRAILER_BYTES,
+  REPLY_BULK,
+  REPLY_INT,
+  REPLY_STATUS,
+  STATUS_ERROR,
+  STATUS_HIT,
+  STATUS_STALE,
+  TAGGED,
+  type EngineOptions,
+} from './binding'
+import {
+  cacheError,
+  ClosedError,
+  fromNative,
+  isCacheErrorCode,
+  type CacheError,
+  type CacheErrorCode,
+} from '../core/errors'
 import type { Codec } from '../core/codec'
 import type { L1 } from '../tiers/l1'
-
-const OP_GET = 1
-const OP_SET = 2
-const OP_DELETE = 3
-const OP_EXISTS = 4
-const OP_COMMAND = 5
-const STATUS_HIT = 1
-const STATUS_ERROR = 2
-const STATUS_STALE = 3
-const REPLY_INT = 1
-const REPLY_BULK = 2
-const REPLY_STATUS = 3
 
 const KIND_VALUE = 0
 const KIND_VOID = 1
@@ -30,12 +43,15 @@ const KIND_FLAG = 2
 const KIND_ENTRY = 3
 const KIND_COMMAND = 4
 
+/** Error codes by native error kind (completion `tag` − 1), as Rust defines them. */
+const NATIVE_KINDS: readonly CacheErrorCode[] = NATIVE_CODES.map((c) =>
+  isCacheErrorCode(c) ? c : 'E_INTERNAL',
+)
+
 /** What `getEntry` resolves when nothing usable is stored. */
 export const MISS: unique symbol = Symbol('ferrocache.miss')
 /** What `getEntry` resolves when Valkey could not be asked (unreachable, timeout). */
 export const DOWN: unique symbol = Symbol('ferrocache.down')
-/** Completion id of bus events (pub/sub messages and (re)subscriptions). */
-const BUS_ID = 0xffffffff
 /** What `getEntry` resolves for a value past its fresh time but within grace. */
 export class Stale {
   constructor(readonly value: unknown) {}
@@ -361,13 +377,23 @@ export class Transport {
       let value: unknown
       if (status === STATUS_HIT) {
         // Reads end with 8 bytes: how long the value may be kept in-process (epoch ms).
-        const codec = tag & 0x7f
+        const codec = tag & ~TAGGED
         try {
-          value = this.codec.decode(codec, chunk, start, end - 8)
+          value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
           const l1 = this.l1
           if (l1 !== undefined) {
-            const until = chunk.readDoubleLE(end - 8)
-            l1.fill(this.keys[id], value, codec, chunk, start, end - 8, until, tag > 0x7f, this.epochs[id])
+            const until = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
+            l1.fill(
+              this.keys[id],
+              value,
+              codec,
+              chunk,
+              start,
+              end - READ_TRAILER_BYTES,
+              until,
+              (tag & TAGGED) !== 0,
+              this.epochs[id],
+            )
           }
         } catch {
           this.decodeErrors++
@@ -382,11 +408,21 @@ export class Transport {
   private entry(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): unknown {
     if (status !== STATUS_HIT && status !== STATUS_STALE) return MISS
     try {
-      const codec = tag & 0x7f
-      const value = this.codec.decode(codec, chunk, start, end - 8)
+      const codec = tag & ~TAGGED
+      const value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
       if (status === STATUS_HIT && this.l1 !== undefined) {
-        const until = chunk.readDoubleLE(end - 8)
-        this.l1.fill(this.keys[id], value, codec, chunk, start, end - 8, until, tag > 0x7f, this.epochs[id])
+        const until = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
+        this.l1.fill(
+          this.keys[id],
+          value,
+          codec,
+          chunk,
+          start,
+          end - READ_TRAILER_BYTES,
+          until,
+          (tag & TAGGED) !== 0,
+          this.epochs[id],
+        )
       }
       return status === STATUS_HIT ? value : new Stale(value)
     } catch {

@@ -4,9 +4,7 @@
  * `["t"]` tags invalidated, `["m", glob]` keys deleted by pattern.
  */
 export const BUS_CHANNEL = '__ferrocache:bus'
-export const BUS_MESSAGE = 0
-export const BUS_SUBSCRIBED = 1
-export const BUS_LOST = 2
+export { BUS_LOST, BUS_MESSAGE, BUS_SUBSCRIBED } from '../boundary/binding'
 
 export type BusMessage = { type: 'k'; keys: string[] } | { type: 't' } | { type: 'm'; glob: string }
 
