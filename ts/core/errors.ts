@@ -2,6 +2,8 @@
  * Every error ferrocache throws is a `CacheError` with a stable `code`. Match on `err.code`
  * (or `instanceof` one of the subclasses); messages may improve between versions, codes do not.
  */
+import { CodecError } from './codec'
+
 export type CacheErrorCode =
   | 'E_INVALID_OPTION'
   | 'E_INVALID_KEY'
@@ -138,4 +140,15 @@ export function fromNative(err: unknown): CacheError {
   const lead = sep > 0 ? message.slice(0, sep) : undefined
   if (isCacheErrorCode(lead)) return cacheError(lead, message.slice(sep + 2))
   return new CacheError('E_INTERNAL', message)
+}
+
+/** A codec failure (or anything thrown while serializing) as the `CacheError` `set` rejects with. */
+export function codecToCacheError(e: unknown): CacheError {
+  if (e instanceof CacheError) return e
+  if (e instanceof CodecError) {
+    if (e.reason === 'invalid-value') return new InvalidValueError(e.message)
+    if (e.reason === 'option') return new InvalidOptionError(e.message)
+    return new SerializeError(e.message, { cause: e })
+  }
+  return new SerializeError(`cannot serialize the value: ${(e as Error)?.message ?? String(e)}`, { cause: e })
 }
