@@ -74,32 +74,32 @@ fn from_napi(e: napi::Error) -> napi::Error<ErrorCode> {
   )
 }
 
-/// Settings of the native engine. The TypeScript `Cache` validates user options and fills the
-/// documented defaults before it builds one; every field here is already checked.
+/// Settings of the native engine. The TypeScript `Cache` validates user options and fills in the
+/// defaults (one place: `ts/core/defaults.ts`) before it builds one; every field is already checked.
 #[napi(object)]
 pub struct EngineOptions {
   /// `redis://` or `rediss://` URL; absent (and no `nodes`) = memory-only mode.
   pub url: Option<String>,
   /// Valkey Cluster seed URLs (`redis://` or `rediss://`), instead of `url`.
   pub nodes: Option<Vec<String>>,
-  /// Connections to each node (default 1).
-  pub pool_size: Option<u32>,
-  /// Connect timeout in milliseconds (default 1000).
-  pub connect_timeout_ms: Option<u32>,
-  /// Per-command timeout in milliseconds (default 500).
-  pub command_timeout_ms: Option<u32>,
+  /// Connections to each node.
+  pub pool_size: u32,
+  /// Connect timeout in milliseconds.
+  pub connect_timeout_ms: u32,
+  /// Per-command timeout in milliseconds.
+  pub command_timeout_ms: u32,
   /// Compress payloads of at least this many bytes with lz4; absent = no compression.
   pub compression_threshold: Option<u32>,
-  /// Largest serialized value accepted, in bytes (default 16 MiB).
-  pub max_value_bytes: Option<u32>,
-  /// Largest key accepted, prefix included, in bytes (default 4096).
-  pub max_key_bytes: Option<u32>,
-  /// Bound of memory-only mode, in bytes of keys + values (default 64 MiB).
-  pub memory_max_bytes: Option<f64>,
+  /// Largest serialized value accepted, in bytes.
+  pub max_value_bytes: u32,
+  /// Largest key accepted, prefix included, in bytes.
+  pub max_key_bytes: u32,
+  /// Bound of memory-only mode, in bytes of keys + values.
+  pub memory_max_bytes: f64,
   /// PEM of a CA to trust for `rediss://` (for private CAs).
   pub tls_ca: Option<String>,
-  /// Microseconds the I/O thread keeps polling after a batch before it sleeps (default 100).
-  pub io_poll_us: Option<u32>,
+  /// Microseconds the I/O thread keeps polling after a batch before it sleeps.
+  pub io_poll_us: u32,
 }
 
 /// Counters kept by the native engine since it started.
@@ -127,10 +127,10 @@ impl NativeEngine {
   /// Builds an engine; never connects synchronously (connections warm up in the background).
   #[napi(constructor)]
   pub fn new(options: EngineOptions, on_ready: Function<(), ()>) -> napi::Result<Self, ErrorCode> {
-    let ms = |v: Option<u32>, d: u64| Duration::from_millis(v.map(u64::from).unwrap_or(d));
-    let pool_size = options.pool_size.unwrap_or(1) as usize;
-    let connect_timeout = ms(options.connect_timeout_ms, 1000);
-    let command_timeout = ms(options.command_timeout_ms, 500);
+    let ms = |v: u32| Duration::from_millis(u64::from(v));
+    let pool_size = options.pool_size as usize;
+    let connect_timeout = ms(options.connect_timeout_ms);
+    let command_timeout = ms(options.command_timeout_ms);
     let tls_ca = options.tls_ca.map(String::into_bytes);
     let cluster = options.nodes.map(|seeds| store::cluster::ClusterConfig {
       seeds,
@@ -149,17 +149,14 @@ impl NativeEngine {
     let cfg = engine::EngineConfig {
       node,
       cluster,
-      memory_max_bytes: options
-        .memory_max_bytes
-        .map(|b| b as usize)
-        .unwrap_or(64 << 20),
-      io_poll_us: options.io_poll_us.map(u64::from).unwrap_or(100),
+      memory_max_bytes: options.memory_max_bytes as usize,
+      io_poll_us: u64::from(options.io_poll_us),
       settings: engine::settings::Settings {
         compression: options.compression_threshold.map(|t| codec::Compression {
           threshold: t as usize,
         }),
-        max_value_bytes: options.max_value_bytes.unwrap_or(16 << 20) as usize,
-        max_key_bytes: options.max_key_bytes.unwrap_or(4096) as usize,
+        max_value_bytes: options.max_value_bytes as usize,
+        max_key_bytes: options.max_key_bytes as usize,
       },
     };
     let wake = on_ready
