@@ -87,6 +87,19 @@ export interface EngineStats {
 export declare function escapeGlob(literal: string): string
 
 /**
+ * Which of `keys` match a Valkey glob, with Valkey's own rules over the keys' UTF-8 bytes (`?`
+ * is one byte, `[z-a]` is `[a-z]`, an unterminated `[` is not an error). Returns the indices of
+ * the matching keys, in order. The in-process tier uses it so it drops exactly what Valkey
+ * deletes.
+ *
+ * @example
+ * ```ts
+ * globMatch('caf??', ['café', 'cafe']) // [0]: 'é' is two bytes
+ * ```
+ */
+export declare function globMatch(pattern: string, keys: Array<string>): Array<number>
+
+/**
  * The Valkey Cluster hash slot (0–16383) of a key: CRC16 of its `{hash tag}` when it has one.
  * Keys with the same slot can share one multi-key command or script.
  */

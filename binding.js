@@ -837,4 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeEngine = nativeBinding.NativeEngine
 module.exports.escapeGlob = nativeBinding.escapeGlob
+module.exports.globMatch = nativeBinding.globMatch
 module.exports.keySlot = nativeBinding.keySlot

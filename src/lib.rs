@@ -249,6 +249,25 @@ pub fn escape_glob(literal: String) -> String {
   String::from_utf8_lossy(&glob::escape(literal.as_bytes())).into_owned()
 }
 
+/// Which of `keys` match a Valkey glob, with Valkey's own rules over the keys' UTF-8 bytes (`?`
+/// is one byte, `[z-a]` is `[a-z]`, an unterminated `[` is not an error). Returns the indices of
+/// the matching keys, in order. The in-process tier uses it so it drops exactly what Valkey
+/// deletes.
+///
+/// @example
+/// ```ts
+/// globMatch('caf??', ['café', 'cafe']) // [0]: 'é' is two bytes
+/// ```
+#[napi]
+pub fn glob_match(pattern: String, keys: Vec<String>) -> Vec<u32> {
+  let pattern = pattern.as_bytes();
+  (0u32..)
+    .zip(keys.iter())
+    .filter(|(_, k)| glob::matches(pattern, k.as_bytes()))
+    .map(|(i, _)| i)
+    .collect()
+}
+
 /// The Valkey Cluster hash slot (0–16383) of a key: CRC16 of its `{hash tag}` when it has one.
 /// Keys with the same slot can share one multi-key command or script.
 #[napi]

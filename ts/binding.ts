@@ -10,3 +10,4 @@ export type EngineOptions = Native.EngineOptions
 export type EngineStats = Native.EngineStats
 export const escapeGlob = native.escapeGlob
 export const keySlot = native.keySlot
+export const globMatch = native.globMatch
