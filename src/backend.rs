@@ -135,7 +135,7 @@ fn prepare<'a>(
       fresh_until: fresh_ms.map(|ms| now_ms() + ms),
       tags: &snapshot,
     };
-    let (bytes, packed) = codec::seal(*codec, payload, settings.compression, meta);
+    let (bytes, packed) = codec::seal(*codec, payload, settings.compression, meta)?;
     if packed {
       Stats::add(&stats.compressed_writes, 1);
     }

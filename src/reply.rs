@@ -197,7 +197,7 @@ mod tests {
         expires_at: None,
         tags: &[],
       },
-    );
+    ).unwrap();
     assert_eq!(stored_value(&settings, &stats, 1, old).status, STATUS_STALE);
     let (fresh, _) = codec::seal(
       1,
@@ -208,7 +208,7 @@ mod tests {
         expires_at: None,
         tags: &[],
       },
-    );
+    ).unwrap();
     assert_eq!(stored_value(&settings, &stats, 1, fresh).status, STATUS_HIT);
     assert_eq!(
       stored_value(&settings, &stats, 1, b"plain".to_vec()).status,
