@@ -4,13 +4,14 @@
  * exactly what Valkey deletes (bytes, not UTF-16 units; odd patterns are patterns, not errors).
  */
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Cache } from '../ts/index'
 import { globMatch } from '../ts/binding'
 import { startValkey, valkeyCommand, type ValkeyServer } from '../scripts/valkey.mjs'
 import { uniquePrefix } from './contract'
 
-const vectors = JSON.parse(readFileSync(new URL('./fixtures/glob-vectors.json', import.meta.url), 'utf8')) as {
+const vectors = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'glob-vectors.json'), 'utf8')) as {
   texts: string[]
   cases: [string, string[]][]
 }

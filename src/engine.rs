@@ -106,7 +106,17 @@ impl Engine {
   /// Accepts a request batch; completions arrive on the queue.
   pub fn submit(self: &Arc<Self>, batch: Vec<u8>) -> Result<()> {
     self.check_open()?;
-    let reqs = parse_requests(&batch)?;
+    let parsed = parse_requests(&batch)?;
+    let reqs = parsed.requests;
+    if !parsed.rejected.is_empty() {
+      Stats::add(&self.stats.errors, parsed.rejected.len() as u64);
+      let failed = parsed
+        .rejected
+        .iter()
+        .map(|(id, e)| Completion::error(*id, e))
+        .collect();
+      self.queue.push_all(failed);
+    }
     if self.inflight.fetch_add(1, Ordering::AcqRel) == 0 {
       self.poll_window.woke(self.now_ns());
     }
@@ -284,19 +294,13 @@ mod tests {
   use crate::frame::{OP_GET, OP_SET, STATUS_HIT};
 
   fn request(op: u8, id: u32, key: &[u8], value: Option<&[u8]>) -> Vec<u8> {
-    let mut b = vec![op];
-    b.extend_from_slice(&id.to_le_bytes());
-    b.extend_from_slice(&(key.len() as u32).to_le_bytes());
-    b.extend_from_slice(key);
+    let mut w = crate::frame::tests::Writer::default();
+    w.start(op, id, key);
     if let Some(v) = value {
-      b.extend_from_slice(&60_000f64.to_le_bytes());
-      b.extend_from_slice(&0f64.to_le_bytes());
-      b.push(1);
-      b.extend_from_slice(&(v.len() as u32).to_le_bytes());
-      b.extend_from_slice(v);
-      b.extend_from_slice(&0u16.to_le_bytes());
+      w.f64(60_000.0).f64(0.0).bytes(&[1]);
+      w.u32(v.len() as u32).bytes(v).u16(0);
     }
-    b
+    w.buf
   }
 
   #[test]

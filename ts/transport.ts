@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { NativeEngine, type EngineOptions } from './binding'
-import { cacheError, ClosedError, fromNative, NATIVE_KINDS, type CacheError } from './errors'
+import { CacheError, cacheError, ClosedError, fromNative, NATIVE_KINDS } from './errors'
 import type { Codec } from './codec'
 import type { L1 } from './l1'
 
@@ -74,6 +74,8 @@ export class Transport {
   private epochs: number[] = []
   private out = Buffer.allocUnsafe(INITIAL_FRAME)
   private len = 0
+  /** Where the request being written starts in `out`. */
+  private reqAt = 0
   private batch: number[] = []
   private flushQueued = false
   private resolves: (Settle | undefined)[] = []
@@ -113,7 +115,12 @@ export class Transport {
     markers?: readonly string[],
   ): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    const id = this.writeSet(key, codecId, data, ttlMs, freshMs, markers)
+    let id: number
+    try {
+      id = this.writeSet(key, codecId, data, ttlMs, freshMs, markers)
+    } catch (e) {
+      return Promise.reject(e)
+    }
     return new Promise((resolve, reject) => {
       this.resolves[id] = resolve
       this.rejects[id] = reject
@@ -130,7 +137,14 @@ export class Transport {
         if (--left === 0) resolve()
       }
       for (const e of entries) {
-        const id = this.writeSet(e.key, e.codec, e.data, e.ttlMs, 0, e.markers)
+        let id: number
+        try {
+          id = this.writeSet(e.key, e.codec, e.data, e.ttlMs, 0, e.markers)
+        } catch (err) {
+          reject(err) // this entry alone was not written; the others go ahead
+          done()
+          continue
+        }
         this.resolves[id] = done
         this.rejects[id] = reject
       }
@@ -144,7 +158,14 @@ export class Transport {
       let left = keys.length
       if (left === 0) return resolve(out)
       for (let i = 0; i < keys.length; i++) {
-        const id = this.begin(OP_GET, keys[i], KIND_VALUE, 0)
+        let id: number
+        try {
+          id = this.begin(OP_GET, keys[i], KIND_VALUE, 0)
+        } catch (err) {
+          reject(err)
+          if (--left === 0) resolve(out)
+          continue
+        }
         const slot = slots[i]
         this.resolves[id] = (v) => {
           out[slot] = v
@@ -164,8 +185,23 @@ export class Transport {
     markers: readonly string[] | undefined,
   ): number {
     let extra = 23 + (typeof data === 'string' ? data.length * 3 : data.byteLength)
-    if (markers !== undefined) for (const m of markers) extra += 2 + m.length * 3
+    if (markers !== undefined) for (const m of markers) extra += 4 + m.length * 3
     const id = this.begin(OP_SET, key, KIND_VOID, extra)
+    try {
+      this.writeSetFields(codecId, data, ttlMs, freshMs, markers)
+    } catch (e) {
+      throw this.abort(id, e)
+    }
+    return id
+  }
+
+  private writeSetFields(
+    codecId: number,
+    data: string | Uint8Array,
+    ttlMs: number,
+    freshMs: number,
+    markers: readonly string[] | undefined,
+  ): void {
     const o = this.out
     let at = this.len
     o.writeDoubleLE(ttlMs, at)
@@ -186,12 +222,26 @@ export class Transport {
     at += 2
     for (let i = 0; i < count; i++) {
       const m = (markers as readonly string[])[i]
-      const w = o.write(m, at + 2, 'utf8')
-      o.writeUInt16LE(w, at)
-      at += 2 + w
+      const w = o.write(m, at + 4, 'utf8')
+      o.writeUInt32LE(w, at)
+      at += 4 + w
     }
     this.len = at
-    return id
+    this.endRequest()
+  }
+
+  /**
+   * Takes back the request being written (nothing of it reaches the engine, its batch-mates are
+   * untouched) and returns the typed error its caller rejects with.
+   */
+  private abort(id: number, e: unknown): CacheError {
+    this.len = this.reqAt
+    this.batch.pop()
+    this.resolves[id] = undefined
+    this.rejects[id] = undefined
+    this.free.push(id)
+    if (--this.inflight === 0) this.keepAlive.unref()
+    return writeError(e)
   }
 
   /**
@@ -210,7 +260,12 @@ export class Transport {
    */
   getEntryThen(key: string, onEntry: (entry: unknown) => void, onError: (e: unknown) => void): void {
     if (this.closed) return onError(new ClosedError())
-    const id = this.begin(OP_GET, key, KIND_ENTRY, 0)
+    let id: number
+    try {
+      id = this.begin(OP_GET, key, KIND_ENTRY, 0)
+    } catch (e) {
+      return onError(e)
+    }
     this.resolves[id] = onEntry
     this.rejects[id] = onError
   }
@@ -224,7 +279,16 @@ export class Transport {
     if (this.closed) return Promise.reject(new ClosedError())
     let extra = 4
     for (const a of args) extra += 4 + (typeof a === 'string' ? a.length * 3 : a.length)
-    const p = this.request(OP_COMMAND, routeKey, KIND_COMMAND, extra)
+    let id: number
+    try {
+      id = this.begin(OP_COMMAND, routeKey, KIND_COMMAND, extra)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    const p = new Promise((resolve, reject) => {
+      this.resolves[id] = resolve
+      this.rejects[id] = reject
+    })
     const o = this.out
     let at = this.len
     o.writeUInt32LE(args.length, at)
@@ -240,6 +304,7 @@ export class Transport {
       at += 4 + n
     }
     this.len = at
+    this.endRequest()
     return p
   }
 
@@ -260,25 +325,41 @@ export class Transport {
 
   /** Writes a request and returns its Promise. */
   private request(op: number, key: string, kind: number, extra: number): Promise<unknown> {
-    const id = this.begin(op, key, kind, extra)
+    let id: number
+    try {
+      id = this.begin(op, key, kind, extra)
+    } catch (e) {
+      return Promise.reject(e)
+    }
     return new Promise((resolve, reject) => {
       this.resolves[id] = resolve
       this.rejects[id] = reject
     })
   }
 
-  /** Writes op + id + key (reserving `extra` bytes after it), queues the flush, returns the id. */
+  /**
+   * Writes op + id + body length + key (reserving `extra` bytes after it), queues the flush,
+   * returns the id. Throws a typed error (and writes nothing) when the request cannot be framed.
+   */
   private begin(op: number, key: string, kind: number, extra: number): number {
-    const need = 9 + key.length * 3 + extra
-    if (this.len + need > this.out.length) this.grow(need)
+    const need = 13 + key.length * 3 + extra
+    if (this.len + need > this.out.length) {
+      try {
+        this.grow(need)
+      } catch (e) {
+        throw writeError(e)
+      }
+    }
     const id = this.free.length > 0 ? (this.free.pop() as number) : this.resolves.length
     const o = this.out
     const at = this.len
+    this.reqAt = at
     o[at] = op
     o.writeUInt32LE(id, at + 1)
-    const n = o.write(key, at + 9, 'utf8')
-    o.writeUInt32LE(n, at + 5)
-    this.len = at + 9 + n
+    const n = o.write(key, at + 13, 'utf8')
+    o.writeUInt32LE(n, at + 9)
+    this.len = at + 13 + n
+    this.endRequest()
     this.kinds[id] = kind
     if (this.l1 !== undefined && (kind === KIND_VALUE || kind === KIND_ENTRY)) {
       this.keys[id] = key
@@ -291,6 +372,11 @@ export class Transport {
       queueMicrotask(this.flush)
     }
     return id
+  }
+
+  /** Each request carries its body length, so the engine can fail one alone (frame.rs). */
+  private endRequest(): void {
+    this.out.writeUInt32LE(this.len - this.reqAt - 9, this.reqAt + 5)
   }
 
   private grow(need: number): void {
@@ -423,6 +509,14 @@ export class Transport {
     })()
     return this.closing
   }
+}
+
+/** A request that could not be written: the caller's typed rejection. */
+function writeError(e: unknown): CacheError {
+  if (e instanceof CacheError) return e
+  const why = e instanceof Error ? e.message : String(e)
+  if (e instanceof RangeError) return cacheError('E_VALUE_TOO_LARGE', `the request is too large to send: ${why}`)
+  return cacheError('E_INTERNAL', `the request could not be written: ${why}`)
 }
 
 function commandReply(status: number, tag: number, chunk: Buffer, start: number, end: number): unknown {
