@@ -26,8 +26,11 @@ export declare class NativeEngine {
   get mode(): string
   /** Starts delivering messages published on `channel` to the JS side (bus events). Idempotent. */
   subscribe(channel: string): void
-  /** Invalidates tags given as full marker keys; markers live `markerTtlMs` milliseconds. */
-  invalidateTags(markerKeys: Array<string>, markerTtlMs: number): Promise<void>
+  /**
+   * Invalidates tags given as full marker keys (internal keys: they hold a 0xFF byte, see
+   * `src/keyspace.rs`); markers live `markerTtlMs` milliseconds.
+   */
+  invalidateTags(markerKeys: Array<Buffer>, markerTtlMs: number): Promise<void>
   /** PING round trip in milliseconds (0 in memory mode). Rejects when the server is unreachable. */
   ping(): Promise<number>
   /**

@@ -5,6 +5,7 @@
 use crate::codec::{self, Compression, Meta, Opened};
 use crate::error::{CacheError, ErrorKind};
 use crate::frame::{Completion, Op, Request};
+use crate::keyspace::is_internal;
 use crate::memory::MemoryStore;
 use crate::reply::{command_reply, finish_read, now_ms, open_stored, unexpected};
 use crate::stats::Stats;
@@ -96,6 +97,12 @@ fn prepare<'a>(
         settings.max_key_bytes,
         key.len()
       ),
+    ));
+  }
+  if !keyless && is_internal(key) {
+    return Err(CacheError::new(
+      ErrorKind::InvalidKey,
+      "keys are UTF-8 text: byte 0xFF is reserved for the cache's own keys",
     ));
   }
   let mut sealed = Vec::new();

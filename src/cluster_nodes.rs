@@ -6,6 +6,7 @@
 use crate::cluster::{run, Item};
 use crate::cluster_route::{slot_of, SLOTS};
 use crate::error::{CacheError, ErrorKind, Result};
+use crate::keyspace::is_internal;
 use crate::store::{checked, miscount};
 use futures_util::future::join_all;
 use redis::cluster_async::ClusterConnection;
@@ -162,7 +163,8 @@ async fn scan_delete(
     let (next, keys): (u64, Vec<Vec<u8>>) =
       redis::from_redis_value(reply).map_err(redis::RedisError::from)?;
     let mut by_slot: HashMap<u16, Cmd> = HashMap::new();
-    for k in &keys {
+    // Internal keys (tag markers, leases) are never a user's to delete.
+    for k in keys.iter().filter(|k| !is_internal(k)) {
       by_slot
         .entry(slot_of(k))
         .or_insert_with(|| redis::cmd("UNLINK"))

@@ -7,6 +7,7 @@ use crate::cluster::{ClusterConfig, ClusterPool};
 use crate::completion::CompletionQueue;
 use crate::error::{CacheError, ErrorKind, Result};
 use crate::frame::{parse_requests, Completion};
+use crate::keyspace::is_internal;
 use crate::memory::MemoryStore;
 use crate::poll_window::PollWindow;
 use crate::stats::Stats;
@@ -198,6 +199,12 @@ impl Engine {
   /// Invalidates tags (full marker keys): every entry carrying one of them stops being fresh.
   pub async fn invalidate_tags(&self, marker_keys: &[Vec<u8>], marker_ttl: Duration) -> Result<()> {
     self.check_open()?;
+    if !marker_keys.iter().all(|k| is_internal(k)) {
+      return Err(CacheError::new(
+        ErrorKind::Internal,
+        "a tag marker key outside the internal keyspace (binding and engine out of step)",
+      ));
+    }
     crate::tags::invalidate(&self.store, marker_keys, marker_ttl.as_millis() as u64).await
   }
 
@@ -248,6 +255,8 @@ impl Engine {
         .query_async(&mut conn)
         .await
         .map_err(|e| pool.failed(idx, e))?;
+      // Internal keys (tag markers, leases) are never a user's to delete.
+      let keys: Vec<Vec<u8>> = keys.into_iter().filter(|k| !is_internal(k)).collect();
       if !keys.is_empty() {
         let n: u64 = redis::cmd("UNLINK")
           .arg(&keys)

@@ -13,6 +13,7 @@ mod engine;
 mod error;
 mod frame;
 mod glob;
+mod keyspace;
 mod memory;
 mod poll_window;
 mod reply;
@@ -20,7 +21,7 @@ mod stats;
 mod store;
 mod tags;
 
-use napi::bindgen_prelude::{BufferSlice, Function};
+use napi::bindgen_prelude::{Buffer, BufferSlice, Function};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
@@ -200,14 +201,15 @@ impl NativeEngine {
     self.inner.subscribe(channel.into_bytes()).map_err(to_js)
   }
 
-  /// Invalidates tags given as full marker keys; markers live `markerTtlMs` milliseconds.
+  /// Invalidates tags given as full marker keys (internal keys: they hold a 0xFF byte, see
+  /// `src/keyspace.rs`); markers live `markerTtlMs` milliseconds.
   #[napi]
   pub async fn invalidate_tags(
     &self,
-    marker_keys: Vec<String>,
+    marker_keys: Vec<Buffer>,
     marker_ttl_ms: f64,
   ) -> napi::Result<()> {
-    let keys: Vec<Vec<u8>> = marker_keys.into_iter().map(String::into_bytes).collect();
+    let keys: Vec<Vec<u8>> = marker_keys.iter().map(|b| b.to_vec()).collect();
     let ttl = Duration::from_millis(marker_ttl_ms.max(1.0) as u64);
     self.inner.invalidate_tags(&keys, ttl).await.map_err(to_js)
   }

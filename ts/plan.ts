@@ -39,7 +39,7 @@ export interface GetOrSetOptions {
 /** A checked write: lifetime in ms and the marker keys of its tags. */
 export interface Write {
   ttlMs: number
-  markers?: string[]
+  markers?: Buffer[]
 }
 
 export function writeOf(o: SetOptions | undefined, opts: ResolvedOptions): Write {

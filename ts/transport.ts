@@ -58,7 +58,7 @@ export interface SetRequest {
   codec: number
   data: string | Uint8Array
   ttlMs: number
-  markers?: string[]
+  markers?: Buffer[]
 }
 
 export class Transport {
@@ -112,7 +112,7 @@ export class Transport {
     data: string | Uint8Array,
     ttlMs: number,
     freshMs = 0,
-    markers?: readonly string[],
+    markers?: readonly Buffer[],
   ): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
     let id: number
@@ -182,10 +182,10 @@ export class Transport {
     data: string | Uint8Array,
     ttlMs: number,
     freshMs: number,
-    markers: readonly string[] | undefined,
+    markers: readonly Buffer[] | undefined,
   ): number {
     let extra = 23 + (typeof data === 'string' ? data.length * 3 : data.byteLength)
-    if (markers !== undefined) for (const m of markers) extra += 4 + m.length * 3
+    if (markers !== undefined) for (const m of markers) extra += 4 + m.length
     const id = this.begin(OP_SET, key, KIND_VOID, extra)
     try {
       this.writeSetFields(codecId, data, ttlMs, freshMs, markers)
@@ -200,7 +200,7 @@ export class Transport {
     data: string | Uint8Array,
     ttlMs: number,
     freshMs: number,
-    markers: readonly string[] | undefined,
+    markers: readonly Buffer[] | undefined,
   ): void {
     const o = this.out
     let at = this.len
@@ -221,10 +221,10 @@ export class Transport {
     o.writeUInt16LE(count, at)
     at += 2
     for (let i = 0; i < count; i++) {
-      const m = (markers as readonly string[])[i]
-      const w = o.write(m, at + 4, 'utf8')
-      o.writeUInt32LE(w, at)
-      at += 4 + w
+      const m = (markers as readonly Buffer[])[i]
+      o.set(m, at + 4)
+      o.writeUInt32LE(m.length, at)
+      at += 4 + m.length
     }
     this.len = at
     this.endRequest()
@@ -275,7 +275,7 @@ export class Transport {
    * a string (status), a JSON-decoded array, or `null` (nil). `routeKey` names the key the command
    * touches (for cluster routing); it may be empty.
    */
-  command(routeKey: string, args: (string | Buffer)[]): Promise<unknown> {
+  command(routeKey: string | Buffer, args: (string | Buffer)[]): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
     let extra = 4
     for (const a of args) extra += 4 + (typeof a === 'string' ? a.length * 3 : a.length)
@@ -341,8 +341,8 @@ export class Transport {
    * Writes op + id + body length + key (reserving `extra` bytes after it), queues the flush,
    * returns the id. Throws a typed error (and writes nothing) when the request cannot be framed.
    */
-  private begin(op: number, key: string, kind: number, extra: number): number {
-    const need = 13 + key.length * 3 + extra
+  private begin(op: number, key: string | Buffer, kind: number, extra: number): number {
+    const need = 13 + (typeof key === 'string' ? key.length * 3 : key.length) + extra
     if (this.len + need > this.out.length) {
       try {
         this.grow(need)
@@ -356,13 +356,13 @@ export class Transport {
     this.reqAt = at
     o[at] = op
     o.writeUInt32LE(id, at + 1)
-    const n = o.write(key, at + 13, 'utf8')
+    const n = typeof key === 'string' ? o.write(key, at + 13, 'utf8') : key.copy(o, at + 13)
     o.writeUInt32LE(n, at + 9)
     this.len = at + 13 + n
     this.endRequest()
     this.kinds[id] = kind
     if (this.l1 !== undefined && (kind === KIND_VALUE || kind === KIND_ENTRY)) {
-      this.keys[id] = key
+      this.keys[id] = key as string
       this.epochs[id] = this.l1.epoch
     }
     this.batch.push(id)
