@@ -84,14 +84,22 @@ fn check_tags(tags: &[TagSnapshot]) -> Result<(), CacheError> {
   if u16::try_from(tags.len()).is_err() {
     return Err(CacheError::new(
       ErrorKind::InvalidOption,
-      format!("an entry takes at most {} tags, got {}", u16::MAX, tags.len()),
+      format!(
+        "an entry takes at most {} tags, got {}",
+        u16::MAX,
+        tags.len()
+      ),
     ));
   }
   for (key, seen) in tags {
     if u32::try_from(key.len()).is_err() {
       return Err(CacheError::new(
         ErrorKind::InvalidKey,
-        format!("a tag's marker key is {} bytes, over {}", key.len(), u32::MAX),
+        format!(
+          "a tag's marker key is {} bytes, over {}",
+          key.len(),
+          u32::MAX
+        ),
       ));
     }
     if u16::try_from(seen.len()).is_err() {
@@ -282,7 +290,8 @@ mod tests {
       &small,
       Some(Compression { threshold: 1024 }),
       Meta::default(),
-    ).unwrap();
+    )
+    .unwrap();
     assert!(!packed);
     let opened = open(&stored, 1 << 20).unwrap();
     assert_eq!((opened.codec, opened.fresh_until), (1, None));
@@ -298,7 +307,8 @@ mod tests {
         expires_at: Some(5678),
         tags: &[(b"tag:a", b"v1"), (b"tag:b", b"")],
       },
-    ).unwrap();
+    )
+    .unwrap();
     assert!(packed);
     assert!(
       stored.len() * 3 < big.len(),
@@ -332,7 +342,8 @@ mod tests {
         expires_at: None,
         tags: &[(b"k", b"v")],
       },
-    ).unwrap();
+    )
+    .unwrap();
     stored[HEADER_LEN] ^= 1; // inside fresh_until
     assert_eq!(open(&stored, 100), Err(Rejected::Checksum));
   }
@@ -353,7 +364,8 @@ mod tests {
       &noise,
       Some(Compression { threshold: 16 }),
       Meta::default(),
-    ).unwrap();
+    )
+    .unwrap();
     assert!(!packed);
     assert_eq!(stored.len(), noise.len() + HEADER_LEN);
   }
@@ -371,7 +383,8 @@ mod tests {
         expires_at: None,
         tags: &[],
       },
-    ).unwrap();
+    )
+    .unwrap();
     let last = stored.len() - 1;
     stored[last] ^= 1;
     assert_eq!(open(&stored, 100), Err(Rejected::Checksum));
@@ -384,7 +397,8 @@ mod tests {
       &big,
       Some(Compression { threshold: 10 }),
       Meta::default(),
-    ).unwrap();
+    )
+    .unwrap();
     assert_eq!(
       open(&stored, 100),
       Err(Rejected::Corrupt("declared size over the limit"))
@@ -419,7 +433,10 @@ mod coverage {
       for bit in 0..8 {
         let mut bad = stored.clone();
         bad[i] ^= 1 << bit;
-        assert!(open(&bad, 1 << 20).is_err(), "byte {i} bit {bit} went unnoticed");
+        assert!(
+          open(&bad, 1 << 20).is_err(),
+          "byte {i} bit {bit} went unnoticed"
+        );
       }
     }
   }

@@ -307,7 +307,10 @@ pub mod tests {
     }
     pub fn set(&mut self, id: u32, key: &[u8], value: &[u8], tags: &[&[u8]]) -> &mut Self {
       self.start(OP_SET, id, key).f64(1500.0).f64(0.0).bytes(&[1]);
-      self.u32(value.len() as u32).bytes(value).u16(tags.len() as u16);
+      self
+        .u32(value.len() as u32)
+        .bytes(value)
+        .u16(tags.len() as u16);
       for t in tags {
         self.u32(t.len() as u32).bytes(t);
       }
@@ -385,7 +388,10 @@ pub mod tests {
     assert_eq!(ids, vec![1, 4, 6]);
     let rejected: Vec<u32> = batch.rejected.iter().map(|(id, _)| *id).collect();
     assert_eq!(rejected, vec![2, 3, 5]);
-    assert!(batch.rejected.iter().all(|(_, e)| e.kind == ErrorKind::Internal));
+    assert!(batch
+      .rejected
+      .iter()
+      .all(|(_, e)| e.kind == ErrorKind::Internal));
   }
 
   #[test]

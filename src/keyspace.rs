@@ -24,7 +24,14 @@ mod tests {
 
   #[test]
   fn no_utf8_text_is_internal() {
-    for s in ["", "fc:\u{0}tag:x", "\u{FFFF}", "\u{10FFFF}", "\u{FFFD}", "ÿ"] {
+    for s in [
+      "",
+      "fc:\u{0}tag:x",
+      "\u{FFFF}",
+      "\u{10FFFF}",
+      "\u{FFFD}",
+      "ÿ",
+    ] {
       assert!(!is_internal(s.as_bytes()), "{s:?}");
     }
     assert!(is_internal(b"fc:\xFFtag:x"));

@@ -16,6 +16,8 @@ mod glob;
 mod keyspace;
 mod memory;
 mod poll_window;
+#[cfg(test)]
+mod proptests;
 mod reply;
 mod stats;
 mod store;

@@ -219,7 +219,8 @@ mod tests {
         expires_at: None,
         tags: &[],
       },
-    ).unwrap();
+    )
+    .unwrap();
     assert_eq!(stored_value(&settings, &stats, 1, old).status, STATUS_STALE);
     let (fresh, _) = codec::seal(
       1,
@@ -230,7 +231,8 @@ mod tests {
         expires_at: None,
         tags: &[],
       },
-    ).unwrap();
+    )
+    .unwrap();
     assert_eq!(stored_value(&settings, &stats, 1, fresh).status, STATUS_HIT);
     assert_eq!(
       stored_value(&settings, &stats, 1, b"plain".to_vec()).status,

@@ -140,13 +140,20 @@ mod tests {
     rt.block_on(async {
       let seen_at_write = read_markers(&store, vec![marker]).await.unwrap();
       let seen: Vec<(&[u8], &[u8])> = vec![(marker, seen_at_write[marker].as_slice())];
-      invalidate(&store, &[marker.to_vec()], 60_000).await.unwrap();
-      let Store::Memory(m) = &store else { unreachable!() };
+      invalidate(&store, &[marker.to_vec()], 60_000)
+        .await
+        .unwrap();
+      let Store::Memory(m) = &store else {
+        unreachable!()
+      };
       for i in 0..200 {
         m.set(format!("filler{i}").as_bytes(), vec![0u8; 300], None);
       }
       let now = read_markers(&store, vec![marker]).await.unwrap();
-      assert!(!still_valid(&now, seen.iter().copied()), "invalidated entry came back");
+      assert!(
+        !still_valid(&now, seen.iter().copied()),
+        "invalidated entry came back"
+      );
     });
   }
 }
