@@ -194,7 +194,7 @@ pub fn open(stored: &[u8], max_len: usize) -> Result<Opened, Rejected> {
   }
   let mut at = HEADER_LEN;
   let mut take = |n: usize| -> Result<std::ops::Range<usize>, Rejected> {
-    let end = at.checked_add(n).unwrap_or(usize::MAX);
+    let end = at.saturating_add(n);
     if end > stored.len() {
       return Err(Rejected::Corrupt("short header"));
     }
