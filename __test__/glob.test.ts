@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Cache } from '../ts/index'
-import { globMatch } from '../ts/binding'
+import { globMatch } from '../ts/boundary/binding'
 import { startValkey, valkeyCommand, type ValkeyServer } from '../scripts/valkey.mjs'
 import { uniquePrefix } from './contract'
 

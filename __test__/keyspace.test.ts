@@ -1,7 +1,7 @@
 /** User keys never reach the internal keyspace (tag markers, getOrSet leases). */
 import { describe, expect, inject, it } from 'vitest'
 import { Cache } from '../ts/index'
-import { lockKeyOf } from '../ts/single-flight'
+import { lockKeyOf } from '../ts/features/single-flight'
 import { uniquePrefix } from './contract'
 
 for (const mode of ['memory', 'valkey'] as const) {

@@ -1,27 +1,17 @@
 #![deny(clippy::all)]
 //! N-API boundary only: `#[napi]` items that hand work to the plain Rust modules below.
 
-mod backend;
-mod bus;
-mod client;
-mod cluster;
-mod cluster_nodes;
-mod cluster_route;
+// Layers, each importing only the ones after it (see docs/architecture.md):
+// boundary (frames, completion queue) → engine (executor, replies) → features (tags, bus) →
+// store (memory, standalone, cluster) → codec (envelope); `error` is shared by all.
+mod boundary;
 mod codec;
-mod completion;
 mod engine;
 mod error;
-mod frame;
-mod glob;
-mod keyspace;
-mod memory;
-mod poll_window;
+mod features;
 #[cfg(test)]
 mod proptests;
-mod reply;
-mod stats;
 mod store;
-mod tags;
 
 use napi::bindgen_prelude::{Buffer, BufferSlice, Function};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -117,14 +107,14 @@ impl NativeEngine {
     let connect_timeout = ms(options.connect_timeout_ms, 1000);
     let command_timeout = ms(options.command_timeout_ms, 500);
     let tls_ca = options.tls_ca.map(String::into_bytes);
-    let cluster = options.nodes.map(|seeds| cluster::ClusterConfig {
+    let cluster = options.nodes.map(|seeds| store::cluster::ClusterConfig {
       seeds,
       pool_size,
       connect_timeout,
       command_timeout,
       tls_ca: tls_ca.clone(),
     });
-    let node = options.url.map(|url| client::NodeConfig {
+    let node = options.url.map(|url| store::standalone::NodeConfig {
       url,
       pool_size,
       connect_timeout,
@@ -139,7 +129,7 @@ impl NativeEngine {
         .map(|b| b as usize)
         .unwrap_or(64 << 20),
       io_poll_us: options.io_poll_us.map(u64::from).unwrap_or(100),
-      settings: backend::Settings {
+      settings: engine::settings::Settings {
         compression: options.compression_threshold.map(|t| codec::Compression {
           threshold: t as usize,
         }),
@@ -250,7 +240,7 @@ impl NativeEngine {
 /// Escapes glob metacharacters so a literal (a key prefix) can be used in a SCAN MATCH pattern.
 #[napi]
 pub fn escape_glob(literal: String) -> String {
-  String::from_utf8_lossy(&glob::escape(literal.as_bytes())).into_owned()
+  String::from_utf8_lossy(&store::glob::escape(literal.as_bytes())).into_owned()
 }
 
 /// Which of `keys` match a Valkey glob, with Valkey's own rules over the keys' UTF-8 bytes (`?`
@@ -267,7 +257,7 @@ pub fn glob_match(pattern: String, keys: Vec<String>) -> Vec<u32> {
   let pattern = pattern.as_bytes();
   (0u32..)
     .zip(keys.iter())
-    .filter(|(_, k)| glob::matches(pattern, k.as_bytes()))
+    .filter(|(_, k)| store::glob::matches(pattern, k.as_bytes()))
     .map(|(i, _)| i)
     .collect()
 }
@@ -276,5 +266,5 @@ pub fn glob_match(pattern: String, keys: Vec<String>) -> Vec<u32> {
 /// Keys with the same slot can share one multi-key command or script.
 #[napi]
 pub fn key_slot(key: String) -> u32 {
-  u32::from(cluster_route::slot_of(key.as_bytes()))
+  u32::from(store::cluster::slots::slot_of(key.as_bytes()))
 }

@@ -2,11 +2,11 @@
 //! frames (from JS) and replies (from the network). Random and mutated inputs never panic, and an
 //! envelope never opens to anything but exactly what was sealed.
 
-use crate::cluster_nodes::parse_slot_ranges;
+use crate::boundary::frame::tests::Writer;
+use crate::boundary::frame::{parse_requests, Op, OP_COMMAND, OP_DELETE, OP_EXISTS, OP_GET};
 use crate::codec::{open, seal, Compression, Meta};
-use crate::frame::tests::Writer;
-use crate::frame::{parse_requests, Op, OP_COMMAND, OP_DELETE, OP_EXISTS, OP_GET};
-use crate::reply::command_reply;
+use crate::engine::reply::command_reply;
+use crate::store::cluster::nodes::parse_slot_ranges;
 use proptest::prelude::*;
 use redis::Value;
 
@@ -313,5 +313,5 @@ fn deeply_nested_replies_are_an_error_not_a_crash() {
     v = Value::Array(vec![v]);
   }
   let c = command_reply(1, v);
-  assert_eq!(c.status, crate::frame::STATUS_ERROR);
+  assert_eq!(c.status, crate::boundary::frame::STATUS_ERROR);
 }
