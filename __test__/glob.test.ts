@@ -29,7 +29,10 @@ describe('glob matching', () => {
     for (const t of vectors.texts) await valkeyCommand(server.url, 'SET', t, '1')
     for (const [pattern, want] of vectors.cases) {
       const got = (await valkeyCommand<string[]>(server.url, 'KEYS', pattern)) as string[]
-      expect(vectors.texts.filter((t) => got.includes(t)), pattern).toEqual(want)
+      expect(
+        vectors.texts.filter((t) => got.includes(t)),
+        pattern,
+      ).toEqual(want)
     }
   })
 

@@ -515,7 +515,8 @@ export class Transport {
 function writeError(e: unknown): CacheError {
   if (e instanceof CacheError) return e
   const why = e instanceof Error ? e.message : String(e)
-  if (e instanceof RangeError) return cacheError('E_VALUE_TOO_LARGE', `the request is too large to send: ${why}`)
+  if (e instanceof RangeError)
+    return cacheError('E_VALUE_TOO_LARGE', `the request is too large to send: ${why}`)
   return cacheError('E_INTERNAL', `the request could not be written: ${why}`)
 }
 
