@@ -6,6 +6,7 @@
 import type { Cache } from '../cache'
 import { keySlot } from '../boundary/binding'
 import { CacheError, InvalidKeyError, InvalidOptionError } from '../core/errors'
+import { checkWellFormed, wellFormed } from '../core/keys'
 import { runScript } from './scripts'
 
 /** How `limit()` counts. See {@link RateLimiter}. */
@@ -241,6 +242,7 @@ export class RateLimiter {
     if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) {
       throw new InvalidOptionError('option `name` must be a non-empty string')
     }
+    if (o.name !== undefined) checkWellFormed('name', o.name as string)
     this.max = o.limit
     this.winMs = Math.round(o.window * 1000)
     this.algorithm = algorithm
@@ -262,6 +264,14 @@ export class RateLimiter {
   limit(id: string): Promise<RateLimitResult> {
     if (typeof id !== 'string' || id === '') {
       return Promise.reject(new InvalidKeyError('limit(id) takes a non-empty string identifier'))
+    }
+    if (!wellFormed(id)) {
+      // A lone surrogate has no UTF-8 form: two such ids would share one counter.
+      return Promise.reject(
+        new InvalidKeyError(
+          'limit(id): the id holds a lone UTF-16 surrogate; ids must be well-formed Unicode',
+        ),
+      )
     }
     const key = this.cache.prefix + this.keyBase + id
     // Checked per call: one oversized id must not fail the other calls of its batch.

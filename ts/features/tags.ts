@@ -2,9 +2,10 @@
  * Tag names → marker keys. Markers live under the cache's root prefix, so namespaces share tags.
  * Marker and lease keys are internal keys: after the prefix they hold a 0xFF byte, which no UTF-8
  * text (every user key) can contain — so no user key can be a marker or a lease (see
- * src/keyspace.rs and docs/tags.md).
+ * src/store/keyspace.rs and docs/tags.md).
  */
 import { InvalidOptionError } from '../core/errors'
+import { checkWellFormed } from '../core/keys'
 
 /** Starts the internal part of an internal key (the engine's `keyspace::INTERNAL`). */
 const INTERNAL = 0xff
@@ -27,6 +28,7 @@ export function markerKeys(rootPrefix: string, tags: unknown, what = 'tags', max
         `\`${what}\` must hold non-empty strings of at most ${MAX_TAG_LENGTH} characters`,
       )
     }
+    checkWellFormed(what, t)
     const key = Buffer.concat([root, TAG_PART, Buffer.from(t, 'utf8')])
     const id = key.toString('latin1')
     if (!seen.has(id)) {
