@@ -29,15 +29,6 @@ export interface SetManyEntry extends SetOptions {
   value: unknown
 }
 
-/** Counters kept in JS (loader work); the native engine keeps the I/O ones. */
-export interface LoaderCounters {
-  loads: number
-  loadErrors: number
-  coalesced: number
-  lockWaits: number
-  staleServed: number
-}
-
 /** Why a call cannot start: the cache is closed, or the key is unusable. */
 function refuse(shared: Shared, key: unknown): CacheError | undefined {
   if (shared.transport.closed) return new ClosedError()
@@ -132,7 +123,13 @@ export class Cache {
       return Promise.reject(codecToCacheError(e))
     }
     const k = this.prefix + key
-    const write = this.shared.transport.set(k, encoded.codec, encoded.data, w.ttlMs, 0, w.markers)
+    const write = this.shared.transport.set(k, {
+      codecId: encoded.codec,
+      data: encoded.data,
+      ttlMs: w.ttlMs,
+      freshMs: 0,
+      markers: w.markers,
+    })
     this.shared.wrote([k])
     return write as Promise<void>
   }
@@ -261,7 +258,14 @@ export class Cache {
         const w = entryWriteOf(e, i, this.shared.opts)
         const encoded = this.shared.codec.encode(e.value)
         const key = (keys[i] = this.prefix + e.key)
-        requests[i] = { key, codec: encoded.codec, data: encoded.data, ttlMs: w.ttlMs, markers: w.markers }
+        requests[i] = {
+          key,
+          codecId: encoded.codec,
+          data: encoded.data,
+          ttlMs: w.ttlMs,
+          freshMs: 0,
+          markers: w.markers,
+        }
       } catch (err) {
         return Promise.reject(codecToCacheError(err))
       }
@@ -345,30 +349,7 @@ export class Cache {
    * ```
    */
   stats(): CacheStats {
-    const n = this.shared.transport.engine.stats()
-    const d = this.shared.transport.decodeErrors
-    const l1Hits = this.shared.l1?.hits ?? 0
-    const t = this.shared.transport
-    // Reads that are not lookups of their own (has(), getOrSet's re-check under the lock) are
-    // taken out again: one call, one hit or miss.
-    const l2Hits = n.hits - d - t.uncountedHits
-    const hits = l2Hits + l1Hits
-    const misses = n.misses + d - t.uncountedMisses
-    return {
-      hits,
-      misses,
-      l1Hits,
-      l2Hits,
-      sets: n.sets,
-      deletes: n.deletes,
-      ...this.shared.counters,
-      errors: n.errors + d + this.shared.transport.uncountedErrors,
-      badBusMessages: this.shared.badBusMessages,
-      bytesWritten: n.bytesWritten,
-      bytesRead: n.bytesRead,
-      compressedWrites: n.compressedWrites,
-      hitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
-    }
+    return this.shared.stats()
   }
 
   /**

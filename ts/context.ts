@@ -2,6 +2,7 @@
  * The state a cache shares with its namespaces: options, codec, the transport to the engine,
  * getOrSet coordination, the optional L1 tier, and the bus that keeps instances coherent.
  */
+import type { CacheStats } from './features/metrics'
 import {
   BUS_CHANNEL,
   BUS_LOST,
@@ -123,6 +124,34 @@ export class Shared {
   }
 
   /** Keys were written or deleted here (the writes are already queued): tell every L1. */
+  /** Counters since start: the engine's I/O counters, the L1's hits and the loader counters. */
+  stats(): CacheStats {
+    const n = this.transport.engine.stats()
+    const d = this.transport.decodeErrors
+    const l1Hits = this.l1?.hits ?? 0
+    const t = this.transport
+    // Reads that are not lookups of their own (has(), getOrSet's re-check under the lock) are
+    // taken out again: one call, one hit or miss.
+    const l2Hits = n.hits - d - t.uncountedHits
+    const hits = l2Hits + l1Hits
+    const misses = n.misses + d - t.uncountedMisses
+    return {
+      hits,
+      misses,
+      l1Hits,
+      l2Hits,
+      sets: n.sets,
+      deletes: n.deletes,
+      ...this.counters,
+      errors: n.errors + d + this.transport.uncountedErrors,
+      badBusMessages: this.badBusMessages,
+      bytesWritten: n.bytesWritten,
+      bytesRead: n.bytesRead,
+      compressedWrites: n.compressedWrites,
+      hitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
+    }
+  }
+
   wrote(keys: readonly string[]): void {
     if (this.l1 === undefined) return
     this.l1.delete(keys)

@@ -12,7 +12,7 @@ use crate::features::tags::{read_markers, still_valid, Markers};
 use crate::store::command::Routed;
 use crate::store::keyspace::is_internal;
 use crate::store::memory::MemoryStore;
-pub use crate::store::Store;
+use crate::store::Store;
 use redis::Value;
 
 /// A request that passed validation, with its sealed value for SETs.

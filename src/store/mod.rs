@@ -7,6 +7,7 @@
 //! per-primary pipelines) and `command` (what they all take and give back). May import `error`
 //! only; it knows nothing of frames, completions or envelopes.
 
+pub mod backend;
 pub mod cluster;
 pub mod command;
 pub mod glob;
@@ -15,6 +16,7 @@ pub mod memory;
 pub mod standalone;
 
 use crate::error::{CacheError, ErrorKind, Result};
+use crate::store::backend::Backend;
 use crate::store::cluster::ClusterPool;
 use crate::store::command::{miscount, Routed};
 use crate::store::memory::MemoryStore;
@@ -22,8 +24,11 @@ use crate::store::standalone::NodePool;
 use redis::{Cmd, Value};
 
 pub enum Store {
+  /// In-process (no `url`, no `nodes`).
   Memory(MemoryStore),
-  Valkey(Box<NodePool>),
+  /// One Valkey node (a pool of multiplexed connections).
+  Standalone(Box<NodePool>),
+  /// A Valkey Cluster.
   Cluster(Box<ClusterPool>),
 }
 
@@ -32,7 +37,7 @@ impl Store {
   pub fn mode(&self) -> &'static str {
     match self {
       Store::Memory(_) => "memory",
-      Store::Valkey(_) => "standalone",
+      Store::Standalone(_) => "standalone",
       Store::Cluster(_) => "cluster",
     }
   }
@@ -52,7 +57,7 @@ impl Store {
         );
         vec![Err(err); count]
       }
-      Store::Valkey(pool) => {
+      Store::Standalone(pool) => {
         let keys: Vec<&[u8]> = cmds.iter().map(|r| r.key).collect();
         let (pipe, runs) = coalesce_gets(cmds);
         let sent = pipeline_len(&runs);
@@ -85,6 +90,49 @@ impl Store {
 }
 
 /// The key of a plain `GET key`, if `cmd` is one.
+/// The one place that dispatches on the kind of store.
+impl Backend for Store {
+  async fn warm_up(&self) {
+    match self {
+      Store::Memory(m) => m.warm_up().await,
+      Store::Standalone(p) => p.warm_up().await,
+      Store::Cluster(p) => p.warm_up().await,
+    }
+  }
+
+  async fn ping(&self) -> Result<()> {
+    match self {
+      Store::Memory(m) => m.ping().await,
+      Store::Standalone(p) => p.ping().await,
+      Store::Cluster(p) => p.ping().await,
+    }
+  }
+
+  async fn delete_matching(&self, pattern: &[u8], count: usize) -> Result<u64> {
+    match self {
+      Store::Memory(m) => Backend::delete_matching(m, pattern, count).await,
+      Store::Standalone(p) => p.delete_matching(pattern, count).await,
+      Store::Cluster(p) => p.delete_matching(pattern, count).await,
+    }
+  }
+
+  fn close(&self) {
+    match self {
+      Store::Memory(m) => m.close(),
+      Store::Standalone(p) => p.close(),
+      Store::Cluster(p) => p.close(),
+    }
+  }
+
+  fn bus_clients(&self) -> Option<(Vec<redis::Client>, std::time::Duration)> {
+    match self {
+      Store::Memory(m) => m.bus_clients(),
+      Store::Standalone(p) => p.bus_clients(),
+      Store::Cluster(p) => p.bus_clients(),
+    }
+  }
+}
+
 fn get_key(cmd: &Cmd) -> Option<&[u8]> {
   let mut args = cmd.args_iter();
   match (args.next(), args.next(), args.next()) {

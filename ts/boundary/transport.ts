@@ -7,22 +7,26 @@
  * starving timers and other I/O.
  */
 import { performance } from 'node:perf_hooks'
-import { NativeEngine, type EngineOptions } from './binding'
-import { CacheError, cacheError, ClosedError, fromNative, NATIVE_KINDS } from '../core/errors'
+import {
+  BUS_ID,
+  NativeEngine,
+  OP_DELETE,
+  OP_EXISTS,
+  OP_GET,
+  READ_TRAILER_BYTES,
+  STATUS_ERROR,
+  STATUS_HIT,
+  STATUS_STALE,
+  TAGGED,
+  type EngineOptions,
+} from './binding'
+import { commandReply, DOWN, MISS, NATIVE_KINDS, Stale } from './completion'
+import { RequestFrame, type SetFields } from './frame'
+
+export { DOWN, MISS, Stale }
+import { CacheError, cacheError, ClosedError, fromNative } from '../core/errors'
 import type { Codec } from '../core/codec'
 import type { L1 } from '../tiers/l1'
-
-const OP_GET = 1
-const OP_SET = 2
-const OP_DELETE = 3
-const OP_EXISTS = 4
-const OP_COMMAND = 5
-const STATUS_HIT = 1
-const STATUS_ERROR = 2
-const STATUS_STALE = 3
-const REPLY_INT = 1
-const REPLY_BULK = 2
-const REPLY_STATUS = 3
 
 const KIND_VALUE = 0
 const KIND_VOID = 1
@@ -34,22 +38,10 @@ const KIND_PROBE = 5
 /** Added to a read's kind: take the engine's hit/miss count of this read out again. */
 const UNCOUNTED = 8
 
-/** What `getEntry` resolves when nothing usable is stored. */
-export const MISS: unique symbol = Symbol('ferrocache.miss')
-/** What `getEntry` resolves when Valkey could not be asked (unreachable, timeout). */
-export const DOWN: unique symbol = Symbol('ferrocache.down')
-/** Completion id of bus events (pub/sub messages and (re)subscriptions). */
-const BUS_ID = 0xffffffff
-/** What `getEntry` resolves for a value past its fresh time but within grace. */
-export class Stale {
-  constructor(readonly value: unknown) {}
-}
-
 /** Results handed to JS per drain; measured best on 2 cores (see docs/architecture.md). */
 const CHUNK = 8
 /** Longest stretch, in ms, that chained drains may hold the event loop before yielding. */
 const TURN_BUDGET_MS = 2
-const INITIAL_FRAME = 64 * 1024
 
 /** Errors that make a `get` a miss instead of a rejection: the cache being down must not break reads. */
 const SOFT = new Set(['E_CONNECTION', 'E_TIMEOUT', 'E_SERVER'])
@@ -57,12 +49,8 @@ const SOFT = new Set(['E_CONNECTION', 'E_TIMEOUT', 'E_SERVER'])
 type Settle = (v: unknown) => void
 
 /** One write of `setMany`. */
-export interface SetRequest {
+export interface SetRequest extends SetFields {
   key: string
-  codec: number
-  data: string | Uint8Array
-  ttlMs: number
-  markers?: Buffer[]
 }
 
 export class Transport {
@@ -81,10 +69,7 @@ export class Transport {
   l1?: L1
   private keys: string[] = []
   private epochs: number[] = []
-  private out = Buffer.allocUnsafe(INITIAL_FRAME)
-  private len = 0
-  /** Where the request being written starts in `out`. */
-  private reqAt = 0
+  private readonly frame = new RequestFrame()
   private batch: number[] = []
   private flushQueued = false
   private resolves: (Settle | undefined)[] = []
@@ -108,28 +93,15 @@ export class Transport {
 
   get(key: string): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    return this.request(OP_GET, key, KIND_VALUE, 0)
+    return this.request(OP_GET, key, KIND_VALUE)
   }
 
-  /**
-   * `data` is JSON text (utf8-encoded here) or bytes. The entry lives `ttlMs` (≤ 0: no expiry);
-   * with `freshMs` > 0 it turns stale after `freshMs` and stays readable as stale until `ttlMs`.
-   */
-  set(
-    key: string,
-    codecId: number,
-    data: string | Uint8Array,
-    ttlMs: number,
-    freshMs = 0,
-    markers?: readonly Buffer[],
-  ): Promise<unknown> {
+  /** Writes a value (see `SetFields`); resolves when Valkey has stored it. */
+  set(key: string, w: SetFields): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    let id: number
-    try {
-      id = this.writeSet(key, codecId, data, ttlMs, freshMs, markers)
-    } catch (e) {
-      return Promise.reject(e)
-    }
+    const id = this.begin(key, KIND_VOID)
+    const failed = this.guard(id, () => this.frame.set(id, key, w))
+    if (failed !== undefined) return Promise.reject(failed)
     return new Promise((resolve, reject) => {
       this.resolves[id] = resolve
       this.rejects[id] = reject
@@ -146,11 +118,10 @@ export class Transport {
         if (--left === 0) resolve()
       }
       for (const e of entries) {
-        let id: number
-        try {
-          id = this.writeSet(e.key, e.codec, e.data, e.ttlMs, 0, e.markers)
-        } catch (err) {
-          reject(err) // this entry alone was not written; the others go ahead
+        const id = this.begin(e.key, KIND_VOID)
+        const failed = this.guard(id, () => this.frame.set(id, e.key, e))
+        if (failed !== undefined) {
+          reject(failed) // this entry alone was not written; the others go ahead
           done()
           continue
         }
@@ -169,9 +140,9 @@ export class Transport {
       for (let i = 0; i < keys.length; i++) {
         let id: number
         try {
-          id = this.begin(OP_GET, keys[i], KIND_VALUE, 0)
-        } catch (err) {
-          reject(err)
+          id = this.write(OP_GET, keys[i], KIND_VALUE)
+        } catch (e) {
+          reject(e)
           if (--left === 0) resolve(out)
           continue
         }
@@ -185,87 +156,19 @@ export class Transport {
     })
   }
 
-  private writeSet(
-    key: string,
-    codecId: number,
-    data: string | Uint8Array,
-    ttlMs: number,
-    freshMs: number,
-    markers: readonly Buffer[] | undefined,
-  ): number {
-    let extra = 23 + (typeof data === 'string' ? data.length * 3 : data.byteLength)
-    if (markers !== undefined) for (const m of markers) extra += 4 + m.length
-    const id = this.begin(OP_SET, key, KIND_VOID, extra)
-    try {
-      this.writeSetFields(codecId, data, ttlMs, freshMs, markers)
-    } catch (e) {
-      throw this.abort(id, e)
-    }
-    return id
-  }
-
-  private writeSetFields(
-    codecId: number,
-    data: string | Uint8Array,
-    ttlMs: number,
-    freshMs: number,
-    markers: readonly Buffer[] | undefined,
-  ): void {
-    const o = this.out
-    let at = this.len
-    o.writeDoubleLE(ttlMs, at)
-    o.writeDoubleLE(freshMs, at + 8)
-    o[at + 16] = codecId
-    const lenAt = at + 17
-    at += 21
-    let n: number
-    if (typeof data === 'string') n = o.write(data, at, 'utf8')
-    else {
-      o.set(data, at)
-      n = data.byteLength
-    }
-    o.writeUInt32LE(n, lenAt)
-    at += n
-    const count = markers === undefined ? 0 : markers.length
-    o.writeUInt16LE(count, at)
-    at += 2
-    for (let i = 0; i < count; i++) {
-      const m = (markers as readonly Buffer[])[i]
-      o.set(m, at + 4)
-      o.writeUInt32LE(m.length, at)
-      at += 4 + m.length
-    }
-    this.len = at
-    this.endRequest()
-  }
-
-  /**
-   * Takes back the request being written (nothing of it reaches the engine, its batch-mates are
-   * untouched) and returns the typed error its caller rejects with.
-   */
-  private abort(id: number, e: unknown): CacheError {
-    this.len = this.reqAt
-    this.batch.pop()
-    this.resolves[id] = undefined
-    this.rejects[id] = undefined
-    this.free.push(id)
-    if (--this.inflight === 0) this.keepAlive.unref()
-    return writeError(e)
-  }
-
   /**
    * Reads an entry for `getOrSet`: resolves the value when fresh, a `Stale` wrapper when past its
    * fresh time (within grace), or `MISS`.
    */
   getEntry(key: string, counted = true): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    return this.request(OP_GET, key, counted ? KIND_ENTRY : KIND_ENTRY | UNCOUNTED, 0)
+    return this.request(OP_GET, key, counted ? KIND_ENTRY : KIND_ENTRY | UNCOUNTED)
   }
 
   /** Whether `get(key)` would find a value (same read and checks), without counting a hit or miss. */
   probe(key: string): Promise<boolean> {
     if (this.closed) return Promise.reject(new ClosedError())
-    return this.request(OP_GET, key, KIND_PROBE | UNCOUNTED, 0) as Promise<boolean>
+    return this.request(OP_GET, key, KIND_PROBE | UNCOUNTED) as Promise<boolean>
   }
 
   /**
@@ -277,7 +180,7 @@ export class Transport {
     if (this.closed) return onError(new ClosedError())
     let id: number
     try {
-      id = this.begin(OP_GET, key, KIND_ENTRY, 0)
+      id = this.write(OP_GET, key, KIND_ENTRY)
     } catch (e) {
       return onError(e)
     }
@@ -292,45 +195,23 @@ export class Transport {
    */
   command(routeKey: string | Buffer, args: (string | Buffer)[]): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    let extra = 4
-    for (const a of args) extra += 4 + (typeof a === 'string' ? a.length * 3 : a.length)
-    let id: number
-    try {
-      id = this.begin(OP_COMMAND, routeKey, KIND_COMMAND, extra)
-    } catch (e) {
-      return Promise.reject(e)
-    }
-    const p = new Promise((resolve, reject) => {
+    const id = this.begin(routeKey, KIND_COMMAND)
+    const failed = this.guard(id, () => this.frame.command(id, routeKey, args))
+    if (failed !== undefined) return Promise.reject(failed)
+    return new Promise((resolve, reject) => {
       this.resolves[id] = resolve
       this.rejects[id] = reject
     })
-    const o = this.out
-    let at = this.len
-    o.writeUInt32LE(args.length, at)
-    at += 4
-    for (const a of args) {
-      let n: number
-      if (typeof a === 'string') n = o.write(a, at + 4, 'utf8')
-      else {
-        a.copy(o, at + 4)
-        n = a.length
-      }
-      o.writeUInt32LE(n, at)
-      at += 4 + n
-    }
-    this.len = at
-    this.endRequest()
-    return p
   }
 
   delete(key: string): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    return this.request(OP_DELETE, key, KIND_FLAG, 0)
+    return this.request(OP_DELETE, key, KIND_FLAG)
   }
 
   exists(key: string): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    return this.request(OP_EXISTS, key, KIND_FLAG, 0)
+    return this.request(OP_EXISTS, key, KIND_FLAG)
   }
 
   /** Number of requests waiting for a result. */
@@ -338,11 +219,11 @@ export class Transport {
     return this.inflight
   }
 
-  /** Writes a request and returns its Promise. */
-  private request(op: number, key: string, kind: number, extra: number): Promise<unknown> {
+  /** Writes a request without fields after its key and returns its Promise. */
+  private request(op: number, key: string, kind: number): Promise<unknown> {
     let id: number
     try {
-      id = this.begin(op, key, kind, extra)
+      id = this.write(op, key, kind)
     } catch (e) {
       return Promise.reject(e)
     }
@@ -352,29 +233,38 @@ export class Transport {
     })
   }
 
+  /** Writes a request without fields after its key; returns its id, or throws a typed error. */
+  private write(op: number, key: string, kind: number): number {
+    const id = this.begin(key, kind)
+    const failed = this.guard(id, () => this.frame.header(op, id, key, 0))
+    if (failed !== undefined) throw failed
+    return id
+  }
+
   /**
-   * Writes op + id + body length + key (reserving `extra` bytes after it), queues the flush,
-   * returns the id. Throws a typed error (and writes nothing) when the request cannot be framed.
+   * Writes request `id` with `fn`. When that fails (a request too large to frame), the request is
+   * taken back — nothing of it reaches the engine, its batch-mates are untouched — and the typed
+   * error its caller rejects with is returned.
    */
-  private begin(op: number, key: string | Buffer, kind: number, extra: number): number {
-    const need = 13 + (typeof key === 'string' ? key.length * 3 : key.length) + extra
-    if (this.len + need > this.out.length) {
-      try {
-        this.grow(need)
-      } catch (e) {
-        throw writeError(e)
-      }
+  private guard(id: number, fn: () => void): CacheError | undefined {
+    const at = this.frame.mark()
+    try {
+      fn()
+      return undefined
+    } catch (e) {
+      this.frame.rollback(at)
+      this.batch.pop()
+      this.resolves[id] = undefined
+      this.rejects[id] = undefined
+      this.free.push(id)
+      if (--this.inflight === 0) this.keepAlive.unref()
+      return writeError(e)
     }
+  }
+
+  /** Takes an id for a request about to be written, queues the flush of this tick. */
+  private begin(key: string | Buffer, kind: number): number {
     const id = this.free.length > 0 ? (this.free.pop() as number) : this.resolves.length
-    const o = this.out
-    const at = this.len
-    this.reqAt = at
-    o[at] = op
-    o.writeUInt32LE(id, at + 1)
-    const n = typeof key === 'string' ? o.write(key, at + 13, 'utf8') : key.copy(o, at + 13)
-    o.writeUInt32LE(n, at + 9)
-    this.len = at + 13 + n
-    this.endRequest()
     this.kinds[id] = kind
     if (this.l1 !== undefined && (kind === KIND_VALUE || (kind & ~UNCOUNTED) === KIND_ENTRY)) {
       this.keys[id] = key as string
@@ -389,32 +279,19 @@ export class Transport {
     return id
   }
 
-  /** Each request carries its body length, so the engine can fail one alone (frame.rs). */
-  private endRequest(): void {
-    this.out.writeUInt32LE(this.len - this.reqAt - 9, this.reqAt + 5)
-  }
-
-  private grow(need: number): void {
-    const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.len + need))
-    this.out.copy(bigger, 0, 0, this.len)
-    this.out = bigger
-  }
-
   /** Sends everything written this tick as one batch. */
   flush = (): void => {
     this.flushQueued = false
-    if (this.len === 0) return
+    if (this.frame.empty) return
     const ids = this.batch
     this.batch = []
-    const frame = this.out.subarray(0, this.len)
-    this.len = 0
+    const frame = this.frame.take()
     try {
       this.engine.submit(frame)
     } catch (e) {
       const err = fromNative(e)
       for (const id of ids) this.settle(id, false, err)
     }
-    if (this.out.length > 4 * INITIAL_FRAME) this.out = Buffer.allocUnsafe(INITIAL_FRAME)
   }
 
   private onReady = (): void => {
@@ -486,13 +363,23 @@ export class Transport {
       let value: unknown
       if (status === STATUS_HIT) {
         // Reads end with 8 bytes: how long the value may be kept in-process (epoch ms).
-        const codec = tag & 0x7f
+        const codec = tag & ~TAGGED
         try {
-          value = this.codec.decode(codec, chunk, start, end - 8)
+          value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
           const l1 = this.l1
           if (l1 !== undefined) {
-            const until = chunk.readDoubleLE(end - 8)
-            l1.fill(this.keys[id], value, codec, chunk, start, end - 8, until, tag > 0x7f, this.epochs[id])
+            const until = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
+            l1.fill(
+              this.keys[id],
+              value,
+              codec,
+              chunk,
+              start,
+              end - READ_TRAILER_BYTES,
+              until,
+              (tag & TAGGED) !== 0,
+              this.epochs[id],
+            )
           }
         } catch {
           this.decodeErrors++
@@ -534,11 +421,21 @@ export class Transport {
   ): unknown {
     if (status !== STATUS_HIT && status !== STATUS_STALE) return MISS
     try {
-      const codec = tag & 0x7f
-      const value = this.codec.decode(codec, chunk, start, end - 8)
+      const codec = tag & ~TAGGED
+      const value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
       if (status === STATUS_HIT && this.l1 !== undefined) {
-        const until = chunk.readDoubleLE(end - 8)
-        this.l1.fill(this.keys[id], value, codec, chunk, start, end - 8, until, tag > 0x7f, this.epochs[id])
+        const until = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
+        this.l1.fill(
+          this.keys[id],
+          value,
+          codec,
+          chunk,
+          start,
+          end - READ_TRAILER_BYTES,
+          until,
+          (tag & TAGGED) !== 0,
+          this.epochs[id],
+        )
       }
       return status === STATUS_HIT ? value : new Stale(value)
     } catch {
@@ -585,12 +482,4 @@ function writeError(e: unknown): CacheError {
   if (e instanceof RangeError)
     return cacheError('E_VALUE_TOO_LARGE', `the request is too large to send: ${why}`)
   return cacheError('E_INTERNAL', `the request could not be written: ${why}`)
-}
-
-function commandReply(status: number, tag: number, chunk: Buffer, start: number, end: number): unknown {
-  if (status !== STATUS_HIT) return null
-  if (tag === REPLY_INT) return Number(chunk.toString('latin1', start, end))
-  if (tag === REPLY_BULK) return Buffer.from(chunk.subarray(start, end))
-  if (tag === REPLY_STATUS) return chunk.toString('utf8', start, end)
-  return JSON.parse(chunk.toString('utf8', start, end))
 }

@@ -8,9 +8,7 @@
  * by the receiver), never thrown.
  */
 export const BUS_CHANNEL = '__ferrocache:bus'
-export const BUS_MESSAGE = 0
-export const BUS_SUBSCRIBED = 1
-export const BUS_LOST = 2
+export { BUS_LOST, BUS_MESSAGE, BUS_SUBSCRIBED } from '../boundary/binding'
 
 /**
  * Largest message accepted, in bytes. Ours stay well below it (`encodeKeys` splits long key

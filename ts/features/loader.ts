@@ -62,7 +62,7 @@ export function callLoader(
 const TIMED_OUT: unique symbol = Symbol('timed out')
 
 /**
- * Resolves the promise's value, or `TIMED_OUT` after `ms` (whichever comes first). With
+ * @internal Resolves the promise's value, or `TIMED_OUT` after `ms` (whichever comes first). With
  * `keepAlive` false the timer does not keep the process alive.
  */
 export function within<T>(p: Promise<T>, ms: number, keepAlive = true): Promise<T | typeof TIMED_OUT> {

@@ -307,7 +307,13 @@ export class SingleFlight {
     let ttlMs = ctx.ttlMs + plan.graceMs
     if (ctx.markers !== undefined && ctx.markers.length > 0) ttlMs = Math.min(ttlMs, this.opts.tagTtlMs)
     const freshMs = plan.graceMs > 0 ? Math.min(ctx.ttlMs, ttlMs) : 0
-    const write = this.t.set(key, encoded.codec, encoded.data, ttlMs, freshMs, ctx.markers)
+    const write = this.t.set(key, {
+      codecId: encoded.codec,
+      data: encoded.data,
+      ttlMs,
+      freshMs,
+      markers: ctx.markers,
+    })
     if (this.l1 !== undefined) {
       this.l1.delete([key])
       if (lease === undefined && this.distributed) {

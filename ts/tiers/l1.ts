@@ -12,15 +12,6 @@ import { CodecId } from '../core/codec'
 
 export const L1_MISS: unique symbol = Symbol('ferrocache.l1miss')
 
-export interface L1Options {
-  /** Most entries kept (default 10000). */
-  maxEntries?: number
-  /** Most bytes of serialized values kept (default 32 MiB). */
-  maxBytes?: number
-  /** Longest time an entry stays in-process, in seconds (default 60; never past its Valkey ttl). */
-  ttl?: number
-}
-
 interface Slot {
   value: unknown
   encoded?: Buffer
