@@ -12,6 +12,21 @@ const INTERNAL = 0xff
 const TAG_PART = Buffer.from([INTERNAL, ...Buffer.from('tag:', 'latin1')])
 const LOCK_PART = Buffer.from([INTERNAL, ...Buffer.from('fc-lock', 'latin1')])
 
+/** Recently built marker keys (never mutated: the frame copies them), so hot tags cost no allocation. */
+const recent = new Map<string, Buffer>()
+const RECENT_MAX = 4096
+
+function markerKey(rootPrefix: string, tag: string): Buffer {
+  const id = `${rootPrefix}\u0000${tag}`
+  let key = recent.get(id)
+  if (key === undefined) {
+    if (recent.size >= RECENT_MAX) recent.clear()
+    key = Buffer.concat([Buffer.from(rootPrefix, 'utf8'), TAG_PART, Buffer.from(tag, 'utf8')])
+    recent.set(id, key)
+  }
+  return key
+}
+
 export const MAX_TAGS = 64
 const MAX_TAG_LENGTH = 512
 
@@ -21,7 +36,6 @@ export function markerKeys(rootPrefix: string, tags: unknown, what = 'tags', max
   if (tags.length > max) throw new InvalidOptionError(`\`${what}\` takes at most ${max} tags`)
   const out: Buffer[] = []
   const seen = new Set<string>()
-  const root = Buffer.from(rootPrefix, 'utf8')
   for (const t of tags) {
     if (typeof t !== 'string' || t === '' || t.length > MAX_TAG_LENGTH) {
       throw new InvalidOptionError(
@@ -29,10 +43,9 @@ export function markerKeys(rootPrefix: string, tags: unknown, what = 'tags', max
       )
     }
     checkWellFormed(what, t)
-    const key = Buffer.concat([root, TAG_PART, Buffer.from(t, 'utf8')])
-    const id = key.toString('latin1')
-    if (!seen.has(id)) {
-      seen.add(id)
+    const key = markerKey(rootPrefix, t)
+    if (!seen.has(t)) {
+      seen.add(t)
       out.push(key)
     }
   }
