@@ -64,18 +64,24 @@ function count(name: string, v: unknown, d: number, max: number): number {
   return v
 }
 
-/** How internal keys look, read from the code that names them (one place to change). */
-function internalMatchers(rootPrefix: string): { isMarker(k: string): boolean; isLease(k: string): boolean } {
-  const probe = 'T'
-  const sample = markerKeys(rootPrefix, [probe])[0]
+/**
+ * How internal keys look, read from the code that names them (tags.ts, single-flight.ts), so a
+ * change of layout needs no change here. Works on the raw key bytes SCAN returns.
+ */
+function internalMatchers(rootPrefix: string): { isMarker(k: Buffer): boolean; isLease(k: Buffer): boolean } {
+  const probe = Buffer.from('\u0001probe\u0001')
+  const sample = Buffer.from(markerKeys(rootPrefix, [probe.toString()])[0])
   const at = sample.lastIndexOf(probe)
-  const head = sample.slice(0, at)
-  const tail = sample.slice(at + probe.length)
-  const lockSample = lockKeyOf('{a}')
-  const lockSuffix = lockSample.slice(lockSample.indexOf('{a}') + 3)
+  const head = sample.subarray(0, at)
+  const tail = sample.subarray(at + probe.length)
+  const lockSample = Buffer.from(lockKeyOf('{a}'))
+  const lockSuffix = lockSample.subarray(lockSample.indexOf('{a}') + 3)
+  const endsWith = (k: Buffer, t: Buffer): boolean =>
+    k.length >= t.length && k.subarray(k.length - t.length).equals(t)
   return {
-    isMarker: (k) => k.length > head.length + tail.length && k.startsWith(head) && k.endsWith(tail),
-    isLease: (k) => lockSuffix.length > 0 && k.endsWith(lockSuffix),
+    isMarker: (k) =>
+      k.length > head.length + tail.length && k.subarray(0, head.length).equals(head) && endsWith(k, tail),
+    isLease: (k) => lockSuffix.length > 0 && endsWith(k, lockSuffix),
   }
 }
 
@@ -161,9 +167,12 @@ async function scanServer(
     const keys = reply[1] as Buffer[]
     r.visited += keys.length
     for (const b of keys) {
+      if (internal.isMarker(b)) {
+        r.markers++
+        continue
+      }
       const k = b.toString('utf8')
-      if (internal.isMarker(k)) r.markers++
-      else if (k.startsWith(prefix) && !internal.isLease(k)) {
+      if (k.startsWith(prefix) && !internal.isLease(b)) {
         r.matched++
         // Reservoir sampling: every key seen so far has the same chance to be sized.
         if (r.sampleKeys.length < want) r.sampleKeys.push(k)
@@ -308,8 +317,8 @@ export async function* keys(cache: Cache, pattern = '*'): AsyncIterable<string> 
         ) as Reply[]
         cursor = text(reply[0])
         for (const b of reply[1] as Buffer[]) {
-          const k = b.toString('utf8')
-          if (!internal.isMarker(k) && !internal.isLease(k)) yield k.slice(cache.prefix.length)
+          if (!internal.isMarker(b) && !internal.isLease(b))
+            yield b.toString('utf8').slice(cache.prefix.length)
         }
       } while (cursor !== '0')
     } finally {
