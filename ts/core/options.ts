@@ -252,8 +252,11 @@ function operationsOptions(
   o: Record<string, unknown>,
   prefix: string,
 ): Pick<ResolvedOptions, 'name' | 'logger' | 'onEvent'> {
+  // The default is the prefix, whatever its length; an explicit name is a short label.
   const name = o.name === undefined ? prefix : o.name
-  if (typeof name !== 'string' || name.length > 200) bad('name', 'must be a string of at most 200 characters')
+  if (o.name !== undefined && (typeof name !== 'string' || name.length > 200)) {
+    bad('name', 'must be a string of at most 200 characters')
+  }
   const logger = o.logger === undefined ? console : o.logger
   if (
     logger !== false &&
@@ -268,7 +271,7 @@ function operationsOptions(
   }
   if (o.onEvent !== undefined && typeof o.onEvent !== 'function') bad('onEvent', 'must be a function')
   return {
-    name,
+    name: name as string,
     logger: logger as ResolvedOptions['logger'],
     onEvent: o.onEvent as ResolvedOptions['onEvent'],
   }
