@@ -260,6 +260,17 @@ impl ClusterPool {
   pub async fn delete_matching(&self, pattern: &[u8], count: usize) -> Result<u64> {
     cluster_nodes::delete_matching(&self.connection().await?, pattern, count).await
   }
+
+  /// One SCAN page of the `node`-th primary: (number of primaries, next cursor, keys).
+  pub async fn scan_page(
+    &self,
+    node: usize,
+    cursor: u64,
+    pattern: &[u8],
+    count: usize,
+  ) -> Result<(usize, u64, Vec<Vec<u8>>)> {
+    cluster_nodes::scan_page(&self.connection().await?, node, cursor, pattern, count).await
+  }
 }
 
 /// The primary of `slot`, or any node.

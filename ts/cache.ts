@@ -15,6 +15,7 @@ import { planOf, writeOf, type GetOrSetOptions, type SetOptions } from './plan'
 import { codecToCacheError, Shared } from './shared'
 import type { Loader } from './single-flight'
 import type { LoaderContext } from './loader'
+import { scanKeys } from './scan'
 import { markerKeys } from './tags'
 
 export type { GetOrSetOptions, SetOptions } from './plan'
@@ -287,6 +288,19 @@ export class Cache {
       throw new InvalidKeyError('deleteMatching takes a non-empty glob pattern, e.g. "user:*"')
     }
     return this.scanDelete(escapeGlob(this.prefix) + pattern)
+  }
+
+  /**
+   * The keys under this cache's prefix (prefix stripped), optionally only those matching a glob:
+   * an async iterator over SCAN pages (bounded memory, never KEYS), every primary of a cluster.
+   *
+   * @example
+   * ```ts
+   * for await (const key of cache.keys('user:*')) console.log(key)
+   * ```
+   */
+  keys(pattern?: string): AsyncGenerator<string> {
+    return scanKeys(this.shared.transport, this.prefix, pattern)
   }
 
   /**
