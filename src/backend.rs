@@ -257,6 +257,10 @@ fn failed(stats: &Stats, r: Ready<'_>, err: &CacheError) -> Outcome {
 fn reply(settings: &Settings, stats: &Stats, r: Ready, v: Value) -> Outcome {
   if let Value::ServerError(e) = &v {
     Stats::add(&stats.errors, 1);
+    // A read that answers nothing is a miss, whatever the reason (as in `failed`).
+    if matches!(r.op, Op::Get) {
+      Stats::add(&stats.misses, 1);
+    }
     return Outcome::Done(Completion::error(
       r.id,
       &CacheError::from(redis::RedisError::from(e.clone())),

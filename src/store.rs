@@ -46,12 +46,31 @@ impl Store {
         vec![Err(err); count]
       }
       Store::Valkey(pool) => {
+        let keys: Vec<&[u8]> = cmds.iter().map(|r| r.key).collect();
         let (pipe, runs) = coalesce_gets(cmds);
-        match pool.pipeline(&pipe, runs.len()).await {
-          Ok(values) if values.len() == runs.len() => expand(values, &runs),
-          Ok(values) => vec![Err(miscount(values.len(), runs.len())); count],
-          Err(err) => vec![Err(err); count],
+        let sent = pipeline_len(&runs);
+        let (mut out, recheck) = match pool.pipeline(&pipe, sent).await {
+          Ok(values) if values.len() == sent => expand(values, &runs),
+          Ok(values) => return vec![Err(miscount(values.len(), sent)); count],
+          Err(err) => return vec![Err(err); count],
+        };
+        if !recheck.is_empty() {
+          // Some key of an MGET holds another type (MGET reads it as nil, GET as an error): ask
+          // those keys one by one, so each reads exactly as it would alone.
+          let mut pipe = redis::pipe();
+          recheck.iter().for_each(|&i| {
+            pipe.cmd("GET").arg(keys[i]);
+          });
+          let again = match pool.pipeline(&pipe, recheck.len()).await {
+            Ok(values) if values.len() == recheck.len() => values.into_iter().map(Ok).collect(),
+            Ok(values) => vec![Err(miscount(values.len(), recheck.len())); recheck.len()],
+            Err(err) => vec![Err(err); recheck.len()],
+          };
+          for (i, v) in recheck.into_iter().zip(again) {
+            out[i] = v;
+          }
         }
+        out
       }
       Store::Cluster(pool) => pool.send(cmds).await,
     }
@@ -68,8 +87,10 @@ fn get_key(cmd: &Cmd) -> Option<&[u8]> {
 }
 
 /// Builds the pipeline for one node: each run of consecutive plain GETs becomes one MGET (one
-/// command for Valkey to parse and answer instead of many). Returns, per pipeline command, how
-/// many of the original commands it answers (`None` = one, not an MGET).
+/// command for Valkey to parse and answer instead of many), followed by an EXISTS of the same
+/// keys: MGET answers nil for a key of another type where GET answers an error, and the count
+/// tells whether any nil was one. Returns, per original command or run, how many original
+/// commands it answers (`None` = one, not an MGET; `Some(n)` = an MGET + EXISTS pair).
 fn coalesce_gets(cmds: Vec<Routed<'_>>) -> (redis::Pipeline, Vec<Option<usize>>) {
   let mut pipe = redis::pipe();
   let mut runs = Vec::with_capacity(cmds.len());
@@ -87,7 +108,15 @@ fn coalesce_gets(cmds: Vec<Routed<'_>>) -> (redis::Pipeline, Vec<Option<usize>>)
         .for_each(|k| {
           mget.arg(k);
         });
+      let mut exists = redis::cmd("EXISTS");
+      cmds[i..j]
+        .iter()
+        .filter_map(|r| get_key(&r.cmd))
+        .for_each(|k| {
+          exists.arg(k);
+        });
       pipe.add_command(mget);
+      pipe.add_command(exists);
       runs.push(Some(j - i));
       i = j;
     } else {
@@ -99,13 +128,39 @@ fn coalesce_gets(cmds: Vec<Routed<'_>>) -> (redis::Pipeline, Vec<Option<usize>>)
   (pipe, runs)
 }
 
-/// Splits MGET replies back into one reply per original GET.
-fn expand(values: Vec<Value>, runs: &[Option<usize>]) -> Vec<Result<Value>> {
+/// Commands in the pipeline `coalesce_gets` built.
+fn pipeline_len(runs: &[Option<usize>]) -> usize {
+  runs.iter().map(|r| if r.is_some() { 2 } else { 1 }).sum()
+}
+
+/// Splits MGET replies back into one reply per original GET. Also returns the positions of the
+/// nil replies of each MGET whose EXISTS counted more keys than it found values: one of them is a
+/// key of another type, so they are asked again one by one.
+fn expand(values: Vec<Value>, runs: &[Option<usize>]) -> (Vec<Result<Value>>, Vec<usize>) {
   let mut out = Vec::with_capacity(runs.iter().map(|r| r.unwrap_or(1)).sum());
-  for (v, run) in values.into_iter().zip(runs) {
+  let mut recheck = Vec::new();
+  let mut values = values.into_iter();
+  for run in runs {
+    let Some(v) = values.next() else { break };
+    if run.is_none() {
+      out.push(Ok(v));
+      continue;
+    }
+    let exists = values.next();
     match (run, v) {
-      (None, v) => out.push(Ok(v)),
-      (Some(n), Value::Array(items)) if items.len() == *n => out.extend(items.into_iter().map(Ok)),
+      (None, _) => {}
+      (Some(n), Value::Array(items)) if items.len() == *n => {
+        let found = items.iter().filter(|v| !matches!(v, Value::Nil)).count();
+        if matches!(exists, Some(Value::Int(e)) if e > found as i64) {
+          let at = out.len();
+          items.iter().enumerate().for_each(|(i, v)| {
+            if matches!(v, Value::Nil) {
+              recheck.push(at + i);
+            }
+          });
+        }
+        out.extend(items.into_iter().map(Ok))
+      }
       (Some(n), Value::ServerError(e)) => {
         let err = CacheError::from(redis::RedisError::from(e));
         out.extend(std::iter::repeat_n(Err(err), *n));
@@ -119,7 +174,7 @@ fn expand(values: Vec<Value>, runs: &[Option<usize>]) -> Vec<Result<Value>> {
       }
     }
   }
-  out
+  (out, recheck)
 }
 
 /// The error for a pipeline that answered the wrong number of replies.
@@ -165,18 +220,25 @@ mod tests {
     ];
     let (pipe, runs) = coalesce_gets(cmds);
     assert_eq!(runs, vec![Some(2), None, Some(3)]);
+    assert_eq!(pipeline_len(&runs), 5);
     let packed = String::from_utf8(pipe.get_packed_pipeline()).unwrap();
-    assert!(packed.starts_with("*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nb\r\n"));
+    assert!(packed.starts_with(
+      "*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nb\r\n*3\r\n$6\r\nEXISTS\r\n$1\r\na\r\n$1\r\nb\r\n"
+    ));
     let replies = vec![
       Value::Array(vec![Value::BulkString(b"1".to_vec()), Value::Nil]),
+      Value::Int(1),
       Value::Okay,
       Value::Array(vec![
         Value::Nil,
         Value::Nil,
         Value::BulkString(b"5".to_vec()),
       ]),
+      // Three keys exist, one value found: one of the nils (c, d) is another type.
+      Value::Int(3),
     ];
-    let out = expand(replies, &runs);
+    let (out, recheck) = expand(replies, &runs);
+    assert_eq!(recheck, vec![3, 4]);
     assert_eq!(out.len(), 6);
     assert_eq!(out[0].as_ref().unwrap(), &Value::BulkString(b"1".to_vec()));
     assert_eq!(out[2].as_ref().unwrap(), &Value::Okay);

@@ -2,6 +2,8 @@
  * Every error ferrocache throws is a `CacheError` with a stable `code`. Match on `err.code`
  * (or `instanceof` one of the subclasses); messages may improve between versions, codes do not.
  */
+import { CodecError } from './codec'
+
 export type CacheErrorCode =
   | 'E_INVALID_OPTION'
   | 'E_INVALID_KEY'
@@ -126,4 +128,15 @@ export function fromNative(err: unknown): CacheError {
   const m = /^(E_[A-Z_]+): ([\s\S]*)$/.exec(message)
   if (m && (NATIVE_KINDS as readonly string[]).includes(m[1])) return cacheError(m[1] as CacheErrorCode, m[2])
   return new CacheError('E_INTERNAL', message)
+}
+
+/** A codec failure (or anything thrown while serializing) as the `CacheError` `set` rejects with. */
+export function codecToCacheError(e: unknown): CacheError {
+  if (e instanceof CacheError) return e
+  if (e instanceof CodecError) {
+    if (e.reason === 'invalid-value') return new InvalidValueError(e.message)
+    if (e.reason === 'option') return new InvalidOptionError(e.message)
+    return new SerializeError(e.message, { cause: e })
+  }
+  return new SerializeError(`cannot serialize the value: ${(e as Error)?.message ?? String(e)}`, { cause: e })
 }

@@ -70,6 +70,13 @@ export class L1 {
     return this.codec.decode(s.codec, s.encoded, 0, s.encoded.length)
   }
 
+  /** Whether `get(key)` would hit, without counting a hit or refreshing the entry. */
+  holds(key: string): boolean {
+    if (!this.enabled) return false
+    const s = this.slots.get(key)
+    return s !== undefined && s.expiresAt > Date.now()
+  }
+
   /** Keeps a value just read from Valkey. `until` is the entry's expiry/fresh time (epoch ms, 0 = unknown). */
   fill(
     key: string,

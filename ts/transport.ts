@@ -29,6 +29,10 @@ const KIND_VOID = 1
 const KIND_FLAG = 2
 const KIND_ENTRY = 3
 const KIND_COMMAND = 4
+/** A read for `has()`: resolves whether `get` would have found a value; counts no hit/miss. */
+const KIND_PROBE = 5
+/** Added to a read's kind: take the engine's hit/miss count of this read out again. */
+const UNCOUNTED = 8
 
 /** What `getEntry` resolves when nothing usable is stored. */
 export const MISS: unique symbol = Symbol('ferrocache.miss')
@@ -65,6 +69,11 @@ export class Transport {
   readonly engine: NativeEngine
   /** Values that passed the envelope check but that the codec could not decode. */
   decodeErrors = 0
+  /** Engine-counted hits and misses of reads that are not lookups of their own (see `stats()`). */
+  uncountedHits = 0
+  uncountedMisses = 0
+  /** Decode failures of those reads: errors, but neither hit nor miss. */
+  uncountedErrors = 0
   closed = false
   /** Receives bus events: tag 0 = message (payload), 1 = (re)subscribed, 2 = subscription lost. */
   onBus?: (tag: number, payload: Buffer) => void
@@ -198,9 +207,15 @@ export class Transport {
    * Reads an entry for `getOrSet`: resolves the value when fresh, a `Stale` wrapper when past its
    * fresh time (within grace), or `MISS`.
    */
-  getEntry(key: string): Promise<unknown> {
+  getEntry(key: string, counted = true): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    return this.request(OP_GET, key, KIND_ENTRY, 0)
+    return this.request(OP_GET, key, counted ? KIND_ENTRY : KIND_ENTRY | UNCOUNTED, 0)
+  }
+
+  /** Whether `get(key)` would find a value (same read and checks), without counting a hit or miss. */
+  probe(key: string): Promise<boolean> {
+    if (this.closed) return Promise.reject(new ClosedError())
+    return this.request(OP_GET, key, KIND_PROBE | UNCOUNTED, 0) as Promise<boolean>
   }
 
   /**
@@ -280,7 +295,7 @@ export class Transport {
     o.writeUInt32LE(n, at + 5)
     this.len = at + 9 + n
     this.kinds[id] = kind
-    if (this.l1 !== undefined && (kind === KIND_VALUE || kind === KIND_ENTRY)) {
+    if (this.l1 !== undefined && (kind === KIND_VALUE || (kind & ~UNCOUNTED) === KIND_ENTRY)) {
       this.keys[id] = key
       this.epochs[id] = this.l1.epoch
     }
@@ -342,14 +357,37 @@ export class Transport {
       const status = chunk[p + 4]
       const tag = chunk[p + 5]
       const end = p + 10 + chunk.readUInt32LE(p + 6)
-      if (id === BUS_ID) this.onBus?.(tag, chunk.subarray(p + 10, end))
+      if (id === BUS_ID) this.bus(tag, chunk.subarray(p + 10, end))
       else this.complete(id, status, tag, chunk, p + 10, end)
       p = end
     }
   }
 
+  /**
+   * A bus event. Whatever its handler does with a message from the network, an exception must
+   * not escape: it would skip the rest of this chunk (requests never settled) or crash the
+   * process. The handler validates and counts; this is the last line of defence.
+   */
+  private bus(tag: number, payload: Buffer): void {
+    try {
+      this.onBus?.(tag, payload)
+    } catch {
+      this.busFailures++
+    }
+  }
+
+  /** Bus events whose handler threw (counted as bad bus messages). */
+  busFailures = 0
+
   private complete(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
-    const kind = this.kinds[id]
+    let kind = this.kinds[id]
+    if (kind & UNCOUNTED) {
+      kind &= ~UNCOUNTED
+      // The engine counted every GET reply: a hit when fresh, a miss when stale or absent.
+      if (status === STATUS_HIT) this.uncountedHits++
+      else if (status !== STATUS_ERROR) this.uncountedMisses++
+    }
+    if (kind === KIND_PROBE) return this.probed(id, status, tag, chunk, start, end)
     if (status === STATUS_ERROR) {
       const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
       if (kind === KIND_VALUE && SOFT.has(err.code)) this.settle(id, true, undefined)
@@ -374,12 +412,39 @@ export class Transport {
         }
       }
       this.settle(id, true, value)
-    } else if (kind === KIND_ENTRY) this.settle(id, true, this.entry(id, status, tag, chunk, start, end))
-    else if (kind === KIND_COMMAND) this.settle(id, true, commandReply(status, tag, chunk, start, end))
+    } else if (kind === KIND_ENTRY) {
+      this.settle(id, true, this.entry(id, status, tag, chunk, start, end, this.kinds[id] !== KIND_ENTRY))
+    } else if (kind === KIND_COMMAND) this.settle(id, true, commandReply(status, tag, chunk, start, end))
     else this.settle(id, true, kind === KIND_FLAG ? status === STATUS_HIT : undefined)
   }
 
-  private entry(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): unknown {
+  /** `get` resolves a value exactly when the read was a hit that decodes; soft errors read as misses. */
+  private probed(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
+    if (status === STATUS_ERROR) {
+      const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
+      return SOFT.has(err.code) ? this.settle(id, true, false) : this.settle(id, false, err)
+    }
+    let live = false
+    if (status === STATUS_HIT) {
+      try {
+        this.codec.decode(tag & 0x7f, chunk, start, end - 8)
+        live = true
+      } catch {
+        this.uncountedErrors++
+      }
+    }
+    this.settle(id, true, live)
+  }
+
+  private entry(
+    id: number,
+    status: number,
+    tag: number,
+    chunk: Buffer,
+    start: number,
+    end: number,
+    uncounted: boolean,
+  ): unknown {
     if (status !== STATUS_HIT && status !== STATUS_STALE) return MISS
     try {
       const codec = tag & 0x7f
@@ -390,7 +455,8 @@ export class Transport {
       }
       return status === STATUS_HIT ? value : new Stale(value)
     } catch {
-      this.decodeErrors++
+      if (uncounted) this.uncountedErrors++
+      else this.decodeErrors++
       return MISS
     }
   }
