@@ -25,7 +25,7 @@ import type { CacheOptions } from './options'
 export class KeyvFerrocache extends EventEmitter {
   /** The cache this store reads and writes. */
   readonly cache: Cache
-  /** Options object Keyv and its test suite read and write (e.g. `opts.deserialize`). */
+  /** What Keyv and its test suite read and write (`dialect`, `url`, `deserialize`). */
   opts: Record<string, unknown>
   /** Set by Keyv: the namespace whose keys `clear()` and `iterator()` cover. */
   namespace?: string
@@ -36,7 +36,8 @@ export class KeyvFerrocache extends EventEmitter {
     super()
     this.owned = !(cacheOrOptions instanceof Cache)
     this.cache = cacheOrOptions instanceof Cache ? cacheOrOptions : new Cache(cacheOrOptions)
-    this.opts = { dialect: 'ferrocache' }
+    // Keyv turns on `iterator()` only for stores whose dialect it knows as iterable.
+    this.opts = { dialect: 'valkey', url: '' }
   }
 
   /** @example `await store.get('keyv:foo')` */
