@@ -34,10 +34,6 @@ function run(cmd, args, opts = {}) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal})`)
 }
 
-function ok(cmd, args) {
-  return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0
-}
-
 /** PATH with pip's --user script folder first, where `pip install --user` puts zig and cargo-zigbuild. */
 function pipUserBin() {
   const base = execFileSync('python3', ['-m', 'site', '--user-base'], { encoding: 'utf8' }).trim()
@@ -71,7 +67,14 @@ export function buildTargets(targets, { release = true } = {}) {
   for (const target of targets) {
     const { dir, zig } = LINUX_TARGETS[target]
     const args = ['napi', 'build', '--platform', '-x', '--target', target + zig, '--no-js']
-    args.push('--output-dir', path.join('npm', dir), '--dts', path.join('..', '..', 'target', `dts-${dir}.d.ts`))
+    args.push(
+      '--output-dir',
+      path.join('npm', dir),
+      '--dts',
+      path.join('..', '..', 'target', `dts-${dir}.d.ts`),
+    )
+    // A target dir of their own: cross builds never wait on (or invalidate) the dev build's lock.
+    args.push('--target-dir', path.join('target', 'cross'))
     if (release) args.push('--release')
     run('npx', args, { env })
     if (!fs.existsSync(artifactPath(target))) throw new Error(`no ${artifactPath(target)} after the build`)
@@ -83,6 +86,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const release = !argv.includes('--debug')
   const asked = argv.filter((a) => !a.startsWith('--'))
   const targets = asked.length ? asked : Object.keys(LINUX_TARGETS)
-  for (const t of targets) if (!LINUX_TARGETS[t]) throw new Error(`unknown target ${t}: one of ${Object.keys(LINUX_TARGETS)}`)
+  for (const t of targets)
+    if (!LINUX_TARGETS[t]) throw new Error(`unknown target ${t}: one of ${Object.keys(LINUX_TARGETS)}`)
   buildTargets(targets, { release })
 }

@@ -29,7 +29,8 @@ export function checkLock(text) {
   const names = new Set(Object.keys(lock.packages).map((k) => k.replace(/^.*node_modules\//, '')))
   const missing = []
   for (const [where, pkg] of Object.entries(lock.packages)) {
-    for (const dep of Object.keys(pkg.optionalDependencies ?? {})) if (!names.has(dep)) missing.push(`${dep} (of ${where || 'root'})`)
+    for (const dep of Object.keys(pkg.optionalDependencies ?? {}))
+      if (!names.has(dep)) missing.push(`${dep} (of ${where || 'root'})`)
   }
   // The project's own platform packages are published with it, not installed from the registry.
   const foreign = missing.filter((m) => !m.startsWith('ferrocache-'))
@@ -44,7 +45,17 @@ if (argv.includes('--check')) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ferrocache-lock-'))
   try {
     for (const f of ['package.json', '.npmrc']) fs.copyFileSync(path.join(root, f), path.join(tmp, f))
-    npm(['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--omit-lockfile-registry-resolved'], tmp)
+    npm(
+      [
+        'install',
+        '--package-lock-only',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        '--omit-lockfile-registry-resolved',
+      ],
+      tmp,
+    )
     const text = fs.readFileSync(path.join(tmp, 'package-lock.json'), 'utf8')
     checkLock(text)
     fs.writeFileSync(lockFile, text)

@@ -12,20 +12,23 @@ if (!backendPort) {
   process.exit(2)
 }
 
-const server = tls.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) }, (front) => {
-  const back = net.connect(Number(backendPort), backendHost)
-  front.setNoDelay(true)
-  back.setNoDelay(true)
-  front.pipe(back)
-  back.pipe(front)
-  // Either side closing or failing closes the other, like a real terminator.
-  const close = () => {
-    front.destroy()
-    back.destroy()
-  }
-  front.on('error', close).on('close', close)
-  back.on('error', close).on('close', close)
-})
+const server = tls.createServer(
+  { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) },
+  (front) => {
+    const back = net.connect(Number(backendPort), backendHost)
+    front.setNoDelay(true)
+    back.setNoDelay(true)
+    front.pipe(back)
+    back.pipe(front)
+    // Either side closing or failing closes the other, like a real terminator.
+    const close = () => {
+      front.destroy()
+      back.destroy()
+    }
+    front.on('error', close).on('close', close)
+    back.on('error', close).on('close', close)
+  },
+)
 // A handshake a client aborts (e.g. one that does not trust the CA) is not an error of the proxy.
 server.on('tlsClientError', () => {})
 server.listen(0, '127.0.0.1', () => console.log(`listening ${server.address().port}`))

@@ -60,7 +60,8 @@ export async function tlsBackend() {
     if (which(['stunnel4', 'stunnel'])) return forced
     throw new Error('FERROCACHE_TLS_BACKEND=stunnel, but neither stunnel4 nor stunnel is on PATH')
   }
-  if (forced && forced !== 'node') throw new Error(`FERROCACHE_TLS_BACKEND=${forced}: expected node, native or stunnel`)
+  if (forced && forced !== 'node')
+    throw new Error(`FERROCACHE_TLS_BACKEND=${forced}: expected node, native or stunnel`)
   return 'node'
 }
 
@@ -108,7 +109,13 @@ export async function makeCerts(dir) {
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 7, ip: '127.0.0.1' },
+          { type: 2, value: 'localhost' },
+        ],
+      },
     ],
     ca.key,
   )
@@ -121,7 +128,13 @@ export async function makeCerts(dir) {
 /** The Node TLS terminator (tls-proxy.mjs) as a child process in front of the plain port. */
 async function startNodeProxy(certs, backendPort) {
   const script = fileURLToPath(new URL('./tls-proxy.mjs', import.meta.url))
-  const child = spawnTracked(process.execPath, [script, certs.certFile, certs.keyFile, HOST, String(backendPort)])
+  const child = spawnTracked(process.execPath, [
+    script,
+    certs.certFile,
+    certs.keyFile,
+    HOST,
+    String(backendPort),
+  ])
   const port = await new Promise((resolve, reject) => {
     let seen = ''
     const onData = (d) => {
@@ -203,7 +216,8 @@ export async function startTlsValkey(opts = {}) {
       if (!up) throw new Error(`valkey-server TLS port ${port} does not answer:\n${server.log()}`)
     } else {
       server = await startValkey(opts)
-      const start = mode === 'stunnel' ? startStunnel(dir, certs, server.port) : startNodeProxy(certs, server.port)
+      const start =
+        mode === 'stunnel' ? startStunnel(dir, certs, server.port) : startNodeProxy(certs, server.port)
       ;({ child: tunnel, port } = await start)
     }
     const auth = opts.password ? `:${encodeURIComponent(opts.password)}@` : ''
