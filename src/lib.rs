@@ -255,7 +255,12 @@ impl NativeEngine {
   /// while (!page.done) page = await engine.scanKeys(page.node, page.cursor, 'app:*')
   /// ```
   #[napi]
-  pub async fn scan_keys(&self, node: u32, cursor: String, pattern: String) -> napi::Result<ScanPage> {
+  pub async fn scan_keys(
+    &self,
+    node: u32,
+    cursor: String,
+    pattern: String,
+  ) -> napi::Result<ScanPage> {
     let cursor: u64 = cursor
       .parse()
       .map_err(|_| napi::Error::from_reason(format!("scanKeys: bad cursor {cursor:?}")))?;
