@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest'
 import { LINUX_TARGETS, artifactPath } from '../scripts/build-all.mjs'
 // @ts-expect-error: a plain .mjs script without types
 import { muslLoad } from '../scripts/musl-load.mjs'
-import { missingBinaryMessage, platformPackage } from '../ts/binding'
+import { missingBinaryMessage, platformPackage } from '../ts/boundary/binding'
 
 const root = path.join(__dirname, '..')
 const all = !!process.env.CI || process.env.FERROCACHE_ALL_TARGETS === '1'

@@ -3,7 +3,7 @@
  * standalone Valkey and a cluster run the same assertions through `contractSuite`.
  */
 import { describe, expect, it } from 'vitest'
-import type { CacheOptions } from '../ts/index'
+import { RateLimiter, type CacheOptions } from '../ts/index'
 import { cacheFactory, rejection } from './contract'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -29,6 +29,11 @@ export function trustSuite(mode: string, base: () => CacheOptions): void {
         expect(() => cache.namespace(k)).toThrow(expect.objectContaining({ code: 'E_INVALID_OPTION' }))
         expect(() => make({ prefix: k })).toThrow(expect.objectContaining({ code: 'E_INVALID_OPTION' }))
       }
+      const limiter = new RateLimiter(cache, { limit: 1, window: 60 })
+      expect((await rejection(limiter.limit('x\uD800'))).code).toBe('E_INVALID_KEY')
+      expect(() => new RateLimiter(cache, { limit: 1, window: 60, name: 'n\uDC00' })).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_OPTION' }),
+      )
       // Well-formed pairs are fine and distinct.
       await cache.set('x\uD83D\uDE00', 'smile')
       await cache.set('x\uD83D\uDE01', 'grin')

@@ -18,7 +18,7 @@ function make(opts: CacheOptions): Cache {
   open.push(c)
   return c
 }
-async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<void> {
+async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const started = Date.now()
   while (!(await check())) {
     if (Date.now() - started > ms) throw new Error('condition not met in time')
@@ -44,6 +44,21 @@ describe('bus and L1 (Valkey)', () => {
     await a.setMany([{ key: 'k', value: 'new' }])
     expect(await a.get('k')).toBe('new')
     await eventually(async () => (await b.get('k')) === 'new')
+  })
+
+  it('a setMany of many long keys is announced in full (split into messages below the size limit)', async () => {
+    const prefix = uniquePrefix('sm-long')
+    // Multi-megabyte pipelines on shared cores: a generous timeout (this test is about the bus).
+    const a = make({ prefix, l1: {}, commandTimeoutMs: 20_000 })
+    const b = make({ prefix, l1: {}, commandTimeoutMs: 20_000 })
+    const keys = Array.from({ length: 5_000 }, (_, i) => `${'k'.repeat(1000)}${i}`)
+    await a.setMany(keys.map((key) => ({ key, value: 'old' })))
+    const watched = [keys[0], keys[2_499], keys[4_999]]
+    for (const k of watched) await l1Warm(b, k)
+    // ~5 MB of keys: one message would be over the bus's 4 MiB limit and dropped.
+    await a.setMany(keys.map((key) => ({ key, value: 'new' })))
+    for (const k of watched) await eventually(async () => (await b.get(k)) === 'new')
+    expect(b.stats().badBusMessages).toBe(0)
   })
 
   it('a fresh Cache with l1 fills and serves L1 from its first reads', async () => {
@@ -132,6 +147,9 @@ describe('reads that agree and count (Valkey)', () => {
     expect(await delta(() => c.get('list'))).toEqual([1, 1, 0])
     expect(await delta(() => c.getMany(['list', 'ok', 'hash', 'absent']))).toEqual([2, 3, 1])
     expect(await delta(() => Promise.all([c.get('list'), c.get('hash')]))).toEqual([2, 2, 0])
+    // has() agrees (false) and counts the error, but no read: neither hit nor miss.
+    expect(await c.has('list')).toBe(false)
+    expect(await delta(() => Promise.all([c.has('list'), c.has('hash'), c.has('ok')]))).toEqual([2, 0, 0])
     expect(await c.getMany(['list', 'ok', 'hash', 'absent'])).toEqual([undefined, 1, undefined, undefined])
   })
 })

@@ -1,5 +1,5 @@
-import { escapeGlob } from './binding'
-import type { Codec } from './codec'
+import { escapeGlob } from './boundary/binding'
+import type { Codec } from './core/codec'
 import {
   CacheError,
   ClosedError,
@@ -8,56 +8,26 @@ import {
   InvalidValueError,
   codecToCacheError,
   fromNative,
-} from './errors'
-import { checkWellFormed, keyError, wellFormed } from './keys'
-import { L1_MISS } from './l1'
-import { renderMetrics } from './metrics'
-import type { CacheOptions, ResolvedOptions } from './options'
-import { entryWriteOf, planOf, writeOf, type GetOrSetOptions, type SetOptions } from './plan'
-import { Shared } from './shared'
-import type { Loader } from './single-flight'
-import type { LoaderContext } from './loader'
-import { scanKeys } from './scan'
-import type { SetRequest } from './transport'
-import { markerKeys } from './tags'
+} from './core/errors'
+import { checkWellFormed, keyError, wellFormed } from './core/keys'
+import { L1_MISS } from './tiers/l1'
+import { renderMetrics, type CacheStats, type HealthReport } from './features/metrics'
+import type { CacheOptions, ResolvedOptions } from './core/options'
+import { entryWriteOf, planOf, writeOf, type GetOrSetOptions, type SetOptions } from './core/plan'
+import { Shared } from './context'
+import type { Loader } from './features/single-flight'
+import type { LoaderContext } from './features/loader'
+import type { SetRequest } from './boundary/transport'
+import { scanKeys } from './features/scan'
+import { markerKeys } from './features/tags'
 
-export type { GetOrSetOptions, SetOptions } from './plan'
+export type { GetOrSetOptions, SetOptions } from './core/plan'
+export type { CacheStats, HealthReport } from './features/metrics'
 
 /** One entry of `setMany`. */
 export interface SetManyEntry extends SetOptions {
   key: string
   value: unknown
-}
-
-/** Counters since the cache started (shared by all namespaces of one `Cache`). */
-export interface CacheStats {
-  hits: number
-  misses: number
-  l1Hits: number
-  l2Hits: number
-  sets: number
-  deletes: number
-  loads: number
-  loadErrors: number
-  coalesced: number
-  lockWaits: number
-  staleServed: number
-  errors: number
-  bytesWritten: number
-  bytesRead: number
-  compressedWrites: number
-  /** Messages on the bus channel that were not valid ferrocache messages (dropped, never thrown). */
-  badBusMessages: number
-  /** hits / (hits + misses), 0 when nothing was read. */
-  hitRate: number
-}
-
-/** Result of `health()`. */
-export interface HealthReport {
-  ok: boolean
-  latencyMs: number
-  mode: 'memory' | 'standalone' | 'cluster'
-  error?: string
 }
 
 /** Counters kept in JS (loader work); the native engine keeps the I/O ones. */
@@ -139,13 +109,16 @@ export class Cache {
   }
 
   /**
-   * Stores a value for `ttl` seconds (default: the cache's `ttl`). Rejects with `E_INVALID_VALUE`
-   * for `undefined`, `E_SERIALIZE` for values the serializer cannot encode, `E_VALUE_TOO_LARGE`
-   * above `maxValueBytes`, and `E_CONNECTION`/`E_TIMEOUT` when Valkey is down.
+   * Stores a value for `ttl` seconds (default: the cache's `ttl`; `Infinity`: no expiry, at most
+   * `tagTtl` with tags). Rejects with `E_INVALID_VALUE` for `undefined`, `E_SERIALIZE` for values the
+   * serializer cannot encode, `E_VALUE_TOO_LARGE` above `maxValueBytes`, `E_INVALID_OPTION` for
+   * bad options (unknown names, a ttl ≤ 0 or above 100 years), and `E_CONNECTION`/`E_TIMEOUT` when
+   * Valkey is down.
    *
    * @example
    * ```ts
    * await cache.set('session:abc', { userId: 1, expires: new Date() }, { ttl: 3600 })
+   * await cache.set('config', { theme: 'dark' }, { ttl: Infinity }) // never expires
    * ```
    */
   set(key: string, value: unknown, options?: SetOptions): Promise<void> {
@@ -217,8 +190,9 @@ export class Cache {
 
   /**
    * Whether a key holds a live value: exactly when `get(key)` would resolve something other than
-   * `undefined` (tag-invalidated, stale, foreign or corrupt entries are not live). It reads the
-   * entry like `get` does (one round trip) but moves no hit/miss counter.
+   * `undefined` (tag-invalidated, stale, foreign or corrupt entries are not live; and, like `get`,
+   * `false` while Valkey is unreachable). It reads the entry like `get` does (one round trip) but
+   * moves no hit/miss counter; errors are counted.
    *
    * @example
    * ```ts

@@ -3,9 +3,9 @@
  * ferrocache under it: `new Keyv({ store: new KeyvFerrocache(cache) })`.
  */
 import { EventEmitter } from 'node:events'
-import { escapeGlob } from './binding'
+import { escapeGlob } from './boundary/binding'
 import { Cache } from './cache'
-import type { CacheOptions } from './options'
+import type { CacheOptions } from './core/options'
 
 /**
  * A Keyv 5 storage adapter over a `Cache` (memory-only or Valkey). Keyv hands it keys already
