@@ -6,7 +6,7 @@
 //   and a default export (ferrocache/next) is the class itself, not the CommonJS module object.
 import { createRequire } from 'node:module'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, dirname } from 'node:path'
+import { dirname, join, relative as relativePath, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist')
@@ -25,12 +25,17 @@ for (const entry of ENTRIES) {
 }
 
 const relative = /(\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"]+)\2/g
-for (const file of readdirSync(dist).filter((f) => f.endsWith('.d.ts'))) {
+/** Every .d.ts under dist/, layer folders included. */
+const declarations = readdirSync(dist, { recursive: true }).filter((f) => f.endsWith('.d.ts'))
+for (const file of declarations) {
+  const here = dirname(join(dist, file))
   const text = readFileSync(join(dist, file), 'utf8').replace(relative, (all, kw, q, spec) => {
-    if (spec.startsWith('./') && existsSync(join(dist, `${spec}.d.ts`))) return `${kw}${q}${spec}.mjs${q}`
-    // Outside dist/ (the generated ../binding): CommonJS declarations, referenced with their extension.
-    if (!/\.(m?js)$/.test(spec)) return `${kw}${q}${spec}.js${q}`
-    return all
+    if (/\.(m?js)$/.test(spec)) return all
+    const target = resolve(here, spec)
+    // Inside dist/: the ESM twin. Outside (the generated binding): CommonJS declarations, with extension.
+    if (existsSync(`${target}.d.ts`) && !relativePath(dist, target).startsWith('..'))
+      return `${kw}${q}${spec}.mjs${q}`
+    return `${kw}${q}${spec}.js${q}`
   })
   writeFileSync(join(dist, file.replace(/\.d\.ts$/, '.d.mts')), text)
 }
