@@ -62,6 +62,14 @@ pub struct Engine {
 
 const SCAN_COUNT: usize = 500;
 
+/// One page of `Engine::scan_keys`.
+pub struct ScanPage {
+  pub node: u32,
+  pub cursor: u64,
+  pub keys: Vec<Vec<u8>>,
+  pub done: bool,
+}
+
 impl Engine {
   pub fn new(cfg: EngineConfig, handle: Handle) -> Result<Arc<Self>> {
     let store = match (&cfg.node, &cfg.cluster) {
@@ -218,6 +226,54 @@ impl Engine {
     let deleted = self.store.delete_matching(pattern, SCAN_COUNT).await?;
     Stats::add(&self.stats.deletes, deleted);
     Ok(deleted)
+  }
+
+  /// One page of the keys matching `pattern` (a glob over full keys), for `keys()`: SCAN with a
+  /// bounded COUNT on one node at a time (every primary of a cluster, in turn). Start with
+  /// `(0, 0)`; continue with the returned `(node, cursor)` until `done`.
+  pub async fn scan_keys(&self, node: u32, cursor: u64, pattern: &[u8]) -> Result<ScanPage> {
+    self.check_open()?;
+    match &self.store {
+      Store::Memory(m) => Ok(ScanPage {
+        node: 0,
+        cursor: 0,
+        keys: m.keys_matching(pattern),
+        done: true,
+      }),
+      Store::Standalone(pool) => {
+        let (idx, mut conn) = pool.connection().await?;
+        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+          .arg(cursor)
+          .arg("MATCH")
+          .arg(pattern)
+          .arg("COUNT")
+          .arg(SCAN_COUNT)
+          .query_async(&mut conn)
+          .await
+          .map_err(|e| pool.failed(idx, e))?;
+        Ok(ScanPage {
+          node: 0,
+          cursor: next,
+          keys,
+          done: next == 0,
+        })
+      }
+      Store::Cluster(pool) => {
+        let at = node as usize;
+        let (nodes, next, keys) = pool.scan_page(at, cursor, pattern, SCAN_COUNT).await?;
+        let (node, done) = if next != 0 {
+          (node, false)
+        } else {
+          (node + 1, at + 1 >= nodes)
+        };
+        Ok(ScanPage {
+          node,
+          cursor: next,
+          keys,
+          done,
+        })
+      }
+    }
   }
 
   /// Stops accepting work and waits (bounded) for in-flight batches to finish.

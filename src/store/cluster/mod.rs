@@ -269,6 +269,19 @@ impl Backend for ClusterPool {
   }
 }
 
+impl ClusterPool {
+  /// One SCAN page of the `node`-th primary: (number of primaries, next cursor, keys).
+  pub async fn scan_page(
+    &self,
+    node: usize,
+    cursor: u64,
+    pattern: &[u8],
+    count: usize,
+  ) -> Result<(usize, u64, Vec<Vec<u8>>)> {
+    nodes::scan_page(&self.connection().await?, node, cursor, pattern, count).await
+  }
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;
