@@ -251,16 +251,14 @@ fn failed(stats: &Stats, r: Ready<'_>, err: &CacheError) -> Outcome {
   if matches!(r.op, Op::Get) {
     Stats::add(&stats.misses, 1);
   }
-  Outcome::Done(Completion::error(r.id, err))
+  Outcome::Done(Completion::error(r.id, &err.clone().refused("key", r.key)))
 }
 
 fn reply(settings: &Settings, stats: &Stats, r: Ready, v: Value) -> Outcome {
   if let Value::ServerError(e) = &v {
     Stats::add(&stats.errors, 1);
-    return Outcome::Done(Completion::error(
-      r.id,
-      &CacheError::from(redis::RedisError::from(e.clone())),
-    ));
+    let err = CacheError::from(redis::RedisError::from(e.clone())).refused("key", r.key);
+    return Outcome::Done(Completion::error(r.id, &err));
   }
   count_write(stats, &r);
   Outcome::Done(match (r.op, v) {

@@ -9,7 +9,7 @@
 //! concurrently, with no order between them (one node's pipeline would have one). Connects
 //! lazily with the same fail-fast backoff as a single node.
 
-use crate::client::{invalid_url, lock, open_client, Backoff, NodeConfig};
+use crate::client::{command_timed_out, invalid_url, lock, open_client, Backoff, NodeConfig};
 use crate::cluster_nodes;
 use crate::cluster_route::{redirected, slot_of, Router, Topology};
 use crate::error::{CacheError, ErrorKind, Result};
@@ -159,8 +159,17 @@ impl ClusterPool {
     self.router.clear();
   }
 
-  /// Sends commands split by slot; one reply per command, in order.
+  /// Sends commands split by slot; one reply per command, in order. Settles within
+  /// `command_timeout` however the nodes fail (connecting and redirections included).
   pub async fn send(&self, cmds: Vec<Routed<'_>>) -> Vec<Result<Value>> {
+    let count = cmds.len();
+    match tokio::time::timeout(self.command_timeout, self.send_unbounded(cmds)).await {
+      Ok(replies) => replies,
+      Err(_) => vec![Err(command_timed_out(self.command_timeout)); count],
+    }
+  }
+
+  async fn send_unbounded(&self, cmds: Vec<Routed<'_>>) -> Vec<Result<Value>> {
     let count = cmds.len();
     let conn = match self.connection().await {
       Ok(c) => c,

@@ -21,6 +21,7 @@ pub enum ErrorKind {
   RateLimited = 11,
   Server = 12,
   Internal = 13,
+  NoPermission = 14,
 }
 
 impl ErrorKind {
@@ -40,6 +41,7 @@ impl ErrorKind {
       ErrorKind::RateLimited => "E_RATE_LIMITED",
       ErrorKind::Server => "E_SERVER",
       ErrorKind::Internal => "E_INTERNAL",
+      ErrorKind::NoPermission => "E_NO_PERMISSION",
     }
   }
 }
@@ -61,6 +63,30 @@ impl CacheError {
     }
   }
 
+  /// Names the key (or channel) an ACL refused, so the user knows which pattern to allow.
+  pub fn refused(mut self, what: &str, name: &[u8]) -> Self {
+    if self.kind == ErrorKind::NoPermission && name.is_empty() {
+      self.message = format!(
+        "Valkey's ACL does not let this user do this ({}): check the user's key (~pattern), \
+         channel (&pattern) and command permissions",
+        self.message
+      );
+    } else if self.kind == ErrorKind::NoPermission {
+      self.message = format!(
+        "Valkey's ACL does not let this user access the {what} '{}' ({}): allow it in the user's \
+         ACL ({}), or use a prefix the user's key patterns cover",
+        String::from_utf8_lossy(name),
+        self.message,
+        if what == "channel" {
+          "ACL SETUSER <user> &<channel>"
+        } else {
+          "ACL SETUSER <user> ~<prefix>*"
+        }
+      );
+    }
+    self
+  }
+
   pub fn closed() -> Self {
     Self::new(
       ErrorKind::Closed,
@@ -77,17 +103,17 @@ impl fmt::Display for CacheError {
 
 impl std::error::Error for CacheError {}
 
-/// Classifies a client error once, so every caller agrees on what went wrong.
+/// Classifies a client error once, so every caller agrees on what went wrong: by the error's
+/// structure (kind, server error code), not by its text.
 impl From<redis::RedisError> for CacheError {
   fn from(err: redis::RedisError) -> Self {
     use redis::ErrorKind as K;
     let text = err.to_string();
-    let upper = text.to_ascii_uppercase();
-    if err.kind() == K::AuthenticationFailed
-      || upper.contains("WRONGPASS")
-      || upper.contains("NOAUTH")
-      || upper.contains("NOPERM")
-    {
+    let code = err.code().unwrap_or_default();
+    if err.kind() == K::Server(redis::ServerErrorKind::NoPerm) || code == "NOPERM" {
+      return CacheError::new(ErrorKind::NoPermission, text);
+    }
+    if err.kind() == K::AuthenticationFailed || code == "WRONGPASS" || code == "NOAUTH" {
       return CacheError::new(
         ErrorKind::Auth,
         format!("Valkey refused the credentials: {text}. Check the user/password in the url"),
@@ -96,9 +122,7 @@ impl From<redis::RedisError> for CacheError {
     if err.is_timeout() {
       return CacheError::new(
         ErrorKind::Timeout,
-        format!(
-          "Valkey did not answer in time ({text}); raise commandTimeoutMs if the server is slow"
-        ),
+        format!("Valkey did not answer within commandTimeoutMs ({text})"),
       );
     }
     if err.is_io_error()
@@ -142,5 +166,32 @@ mod tests {
       "WRONGPASS invalid username-password pair",
     ));
     assert_eq!(CacheError::from(auth).kind, ErrorKind::Auth);
+  }
+
+  fn server_error(reply: &str) -> CacheError {
+    let value = redis::parse_redis_value(reply.as_bytes()).unwrap();
+    match value {
+      redis::Value::ServerError(e) => CacheError::from(redis::RedisError::from(e)),
+      other => panic!("not an error reply: {other:?}"),
+    }
+  }
+
+  #[test]
+  fn acl_refusals_are_permission_errors_not_bad_credentials() {
+    let key = server_error("-NOPERM No permissions to access a key\r\n");
+    assert_eq!(key.kind, ErrorKind::NoPermission);
+    assert_eq!(key.kind.code(), "E_NO_PERMISSION");
+    let named = key.refused("key", b"other:k");
+    assert!(named.message.contains("'other:k'"), "{}", named.message);
+    assert!(named.message.contains("~<prefix>*"), "{}", named.message);
+    let channel = server_error("-NOPERM No permissions to access a channel\r\n").refused("channel", b"bus");
+    assert!(channel.message.contains("&<channel>"), "{}", channel.message);
+    // The text alone does not decide: an ERR that mentions NOPERM stays a server error.
+    assert_eq!(server_error("-ERR value NOPERM inside\r\n").kind, ErrorKind::Server);
+    assert_eq!(server_error("-WRONGPASS invalid username-password pair\r\n").kind, ErrorKind::Auth);
+    assert_eq!(server_error("-NOAUTH Authentication required.\r\n").kind, ErrorKind::Auth);
+    // Refusing a key leaves other kinds alone.
+    let auth = server_error("-NOAUTH Authentication required.\r\n");
+    assert_eq!(auth.clone().refused("key", b"k"), auth);
   }
 }

@@ -7,6 +7,8 @@ export const BUS_CHANNEL = '__ferrocache:bus'
 export const BUS_MESSAGE = 0
 export const BUS_SUBSCRIBED = 1
 export const BUS_LOST = 2
+/** The server refuses the subscription (payload `"E_CODE: message"`), sent once per streak. */
+export const BUS_REFUSED = 3
 
 export type BusMessage = { type: 'k'; keys: string[] } | { type: 't' } | { type: 'm'; glob: string }
 

@@ -11,6 +11,7 @@ export type CacheErrorCode =
   | 'E_CONNECTION'
   | 'E_TIMEOUT'
   | 'E_AUTH'
+  | 'E_NO_PERMISSION'
   | 'E_CLOSED'
   | 'E_LOCK_TIMEOUT'
   | 'E_RATE_LIMITED'
@@ -77,6 +78,12 @@ export class AuthError extends CacheError {
     super('E_AUTH', message)
   }
 }
+/** Valkey's ACL refused a key or channel (the credentials themselves are fine). */
+export class NoPermissionError extends CacheError {
+  constructor(message: string) {
+    super('E_NO_PERMISSION', message)
+  }
+}
 /** The cache was used after `close()`. */
 export class ClosedError extends CacheError {
   constructor(message = 'the cache was closed; create a new Cache to keep using it') {
@@ -93,6 +100,7 @@ const classes: Partial<Record<CacheErrorCode, new (message: string) => CacheErro
   E_CONNECTION: ConnectionError,
   E_TIMEOUT: TimeoutError,
   E_AUTH: AuthError,
+  E_NO_PERMISSION: NoPermissionError,
   E_CLOSED: ClosedError,
 }
 
@@ -117,6 +125,7 @@ export const NATIVE_KINDS: readonly CacheErrorCode[] = [
   'E_RATE_LIMITED',
   'E_SERVER',
   'E_INTERNAL',
+  'E_NO_PERMISSION',
 ]
 
 /** Converts an error thrown by the native binding (`"E_CODE: message"`) into a `CacheError`. */

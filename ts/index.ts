@@ -13,6 +13,7 @@ export {
   ConnectionError,
   TimeoutError,
   AuthError,
+  NoPermissionError,
   ClosedError,
 } from './errors'
 export type { CacheErrorCode } from './errors'

@@ -6,6 +6,7 @@ import {
   BUS_CHANNEL,
   BUS_LOST,
   BUS_MESSAGE,
+  BUS_REFUSED,
   BUS_SUBSCRIBED,
   TAGS_MESSAGE,
   decodeBus,
@@ -13,7 +14,14 @@ import {
   encodeKeys,
 } from './bus'
 import { createCodec, CodecError, type Codec } from './codec'
-import { CacheError, InvalidOptionError, InvalidValueError, SerializeError, fromNative } from './errors'
+import {
+  CacheError,
+  InvalidOptionError,
+  InvalidValueError,
+  SerializeError,
+  ValueTooLargeError,
+  fromNative,
+} from './errors'
 import { L1 } from './l1'
 import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options'
 import { SingleFlight, type FlightCounters } from './single-flight'
@@ -25,6 +33,7 @@ export function codecToCacheError(e: unknown): CacheError {
   if (e instanceof CodecError) {
     if (e.reason === 'invalid-value') return new InvalidValueError(e.message)
     if (e.reason === 'option') return new InvalidOptionError(e.message)
+    if (e.reason === 'too-large') return new ValueTooLargeError(e.message)
     return new SerializeError(e.message, { cause: e })
   }
   return new SerializeError(`cannot serialize the value: ${(e as Error)?.message ?? String(e)}`, { cause: e })
@@ -42,7 +51,7 @@ export class Shared {
   constructor(options: CacheOptions | undefined) {
     const opts = (this.opts = resolveOptions(options))
     try {
-      this.codec = createCodec(opts.serializer)
+      this.codec = createCodec(opts.serializer, opts.maxValueBytes)
     } catch (e) {
       throw codecToCacheError(e)
     }
@@ -131,6 +140,12 @@ export class Shared {
     } else if (tag === BUS_LOST && l1 !== undefined) {
       l1.enabled = false
       l1.clear()
+    } else if (tag === BUS_REFUSED) {
+      // Reported once per streak by the engine, which keeps retrying with a long backoff. L1 stays
+      // off (invalidations would be missed); getOrSet stops waiting for the bus.
+      const err = fromNative(new Error(payload.toString('utf8')))
+      this.flights.busRefused()
+      process.emitWarning(err)
     }
   }
 }
