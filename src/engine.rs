@@ -2,7 +2,7 @@
 //! `submit` is synchronous and cheap (parse + spawn); the work runs on tokio.
 
 use crate::backend::{execute, Settings, Store};
-use crate::client::{NodeConfig, NodePool};
+use crate::client::{command_timed_out, NodeConfig, NodePool};
 use crate::cluster::{ClusterConfig, ClusterPool};
 use crate::completion::CompletionQueue;
 use crate::error::{CacheError, ErrorKind, Result};
@@ -43,12 +43,19 @@ pub struct Engine {
   last_batch: std::sync::atomic::AtomicU64,
   polling: AtomicBool,
   poll_window: PollWindow,
+  /// commandTimeoutMs: a batch settles within it in all (tag markers, then the pipeline).
+  deadline: Option<Duration>,
 }
 
 const SCAN_COUNT: usize = 500;
 
 impl Engine {
   pub fn new(cfg: EngineConfig, handle: Handle) -> Result<Arc<Self>> {
+    let deadline = match (&cfg.node, &cfg.cluster) {
+      (_, Some(cluster)) => Some(cluster.command_timeout),
+      (Some(node), None) => Some(node.command_timeout),
+      (None, None) => None,
+    };
     let store = match (&cfg.node, &cfg.cluster) {
       (_, Some(cluster)) => Store::Cluster(Box::new(ClusterPool::new(cluster)?)),
       (Some(node), None) => Store::Valkey(Box::new(NodePool::new(node)?)),
@@ -69,6 +76,7 @@ impl Engine {
       last_batch: std::sync::atomic::AtomicU64::new(0),
       polling: AtomicBool::new(false),
       poll_window: PollWindow::new(cfg.io_poll_us * 1000),
+      deadline,
     });
     if let Store::Valkey(pool) = &engine.store {
       // Warm the pool so the first request does not pay for connecting; failures are retried lazily.
@@ -114,7 +122,16 @@ impl Engine {
     self.handle.spawn(async move {
       // A panic must never strand a request: every id still gets a completion.
       let run = AssertUnwindSafe(execute(&me.store, &me.settings, &me.stats, &batch, &reqs));
-      let done = run.catch_unwind().await.unwrap_or_else(|_| {
+      let run = run.catch_unwind();
+      let settled = match me.deadline {
+        Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+          Stats::add(&me.stats.errors, reqs.len() as u64);
+          let err = command_timed_out(limit);
+          Ok(reqs.iter().map(|r| Completion::error(r.id, &err)).collect())
+        }),
+        None => run.await,
+      };
+      let done = settled.unwrap_or_else(|_| {
         let err = CacheError::new(
           ErrorKind::Internal,
           "the engine failed on this request (a bug: please report it)",

@@ -72,16 +72,16 @@ impl CacheError {
         self.message
       );
     } else if self.kind == ErrorKind::NoPermission {
+      let fix = if what == "channel" {
+        "allow the channel in the user's ACL (ACL SETUSER <user> &<channel>)"
+      } else {
+        "allow the cache's prefix in the user's ACL (ACL SETUSER <user> ~<prefix>*), or use a \
+         prefix the user's key patterns cover"
+      };
       self.message = format!(
-        "Valkey's ACL does not let this user access the {what} '{}' ({}): allow it in the user's \
-         ACL ({}), or use a prefix the user's key patterns cover",
+        "Valkey's ACL does not let this user access the {what} '{}' ({}): {fix}",
         String::from_utf8_lossy(name),
         self.message,
-        if what == "channel" {
-          "ACL SETUSER <user> &<channel>"
-        } else {
-          "ACL SETUSER <user> ~<prefix>*"
-        }
       );
     }
     self
