@@ -7,8 +7,8 @@
  * when the loader fails or Valkey is down (fail-safe).
  */
 import { randomBytes } from 'node:crypto'
-import type { Codec, Encoded } from './codec'
-import { CacheError, InvalidValueError } from './errors'
+import { CodecError, type Codec, type Encoded } from './codec'
+import { CacheError, InvalidValueError, ValueTooLargeError } from './errors'
 import { GraceMemory } from './grace-memory'
 import { callLoader, Context, within, type LoaderContext } from './loader'
 import { DOWN, MISS, Stale, type Transport } from './transport'
@@ -294,6 +294,8 @@ export class SingleFlight {
     } catch (e) {
       this.counters.loadErrors++
       this.release(key, lease)
+      // Too large is found before serializing now; it stays the engine's typed error.
+      if (e instanceof CodecError && e.reason === 'too-large') throw new ValueTooLargeError(e.message)
       throw e
     }
     let ttlMs = ctx.ttlMs + plan.graceMs
