@@ -1,4 +1,4 @@
-import { CacheError } from './errors'
+import { CacheError } from './core/errors'
 
 /** Next.js cache handler. Not available yet: constructing it throws `E_NOT_IMPLEMENTED`. */
 export default class CacheHandler {
