@@ -80,7 +80,7 @@ export class Calls {
 }
 
 /** Fails the file if any promise rejection went unhandled or an exception went uncaught. */
-export function noUnhandled(): void {
+export function noUnhandled(): unknown[] {
   const seen: unknown[] = []
   const onRejection = (e: unknown) => seen.push(e)
   beforeAll(() => {
@@ -92,6 +92,7 @@ export function noUnhandled(): void {
     process.off('uncaughtException', onRejection)
     expect(seen.map(String)).toEqual([])
   })
+  return seen
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
