@@ -321,6 +321,36 @@ mod tests {
   }
 
   #[test]
+  fn a_peer_that_never_answers_settles_within_the_command_timeout() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+      .worker_threads(1)
+      .enable_all()
+      .build()
+      .unwrap();
+    // Accepts connections (the kernel does) and never says a word: a stalled or half-open server.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hole.local_addr().unwrap().port();
+    let mut c = cfg(&format!("redis://127.0.0.1:{port}"));
+    c.command_timeout = Duration::from_millis(100);
+    c.connect_timeout = Duration::from_secs(20);
+    let pool = NodePool::new(&c).unwrap();
+    rt.block_on(async {
+      let mut pipe = redis::pipe();
+      pipe.cmd("PING");
+      for _ in 0..3 {
+        let started = Instant::now();
+        let err = pool.pipeline(&pipe, 1).await.err().unwrap();
+        // Bounded by the command timeout, far below the 20 s connect timeout.
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert_eq!(err.kind, ErrorKind::Timeout);
+        assert!(err.message.contains("commandTimeoutMs"), "{}", err.message);
+        assert!(err.message.contains("connectTimeoutMs"), "{}", err.message);
+      }
+    });
+    drop(hole);
+  }
+
+  #[test]
   fn fails_fast_and_backs_off_when_nothing_listens() {
     let rt = tokio::runtime::Builder::new_current_thread()
       .enable_all()
