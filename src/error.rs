@@ -184,12 +184,26 @@ mod tests {
     let named = key.refused("key", b"other:k");
     assert!(named.message.contains("'other:k'"), "{}", named.message);
     assert!(named.message.contains("~<prefix>*"), "{}", named.message);
-    let channel = server_error("-NOPERM No permissions to access a channel\r\n").refused("channel", b"bus");
-    assert!(channel.message.contains("&<channel>"), "{}", channel.message);
+    let channel =
+      server_error("-NOPERM No permissions to access a channel\r\n").refused("channel", b"bus");
+    assert!(
+      channel.message.contains("&<channel>"),
+      "{}",
+      channel.message
+    );
     // The text alone does not decide: an ERR that mentions NOPERM stays a server error.
-    assert_eq!(server_error("-ERR value NOPERM inside\r\n").kind, ErrorKind::Server);
-    assert_eq!(server_error("-WRONGPASS invalid username-password pair\r\n").kind, ErrorKind::Auth);
-    assert_eq!(server_error("-NOAUTH Authentication required.\r\n").kind, ErrorKind::Auth);
+    assert_eq!(
+      server_error("-ERR value NOPERM inside\r\n").kind,
+      ErrorKind::Server
+    );
+    assert_eq!(
+      server_error("-WRONGPASS invalid username-password pair\r\n").kind,
+      ErrorKind::Auth
+    );
+    assert_eq!(
+      server_error("-NOAUTH Authentication required.\r\n").kind,
+      ErrorKind::Auth
+    );
     // Refusing a key leaves other kinds alone.
     let auth = server_error("-NOAUTH Authentication required.\r\n");
     assert_eq!(auth.clone().refused("key", b"k"), auth);

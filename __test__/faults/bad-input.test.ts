@@ -107,14 +107,37 @@ for (const [what, value, expected] of BAD_VALUES) {
 }
 for (const [what, opts] of BAD_SET_OPTIONS) {
   add('set', `options ${what}`, (c) => c.cache.set('o', 1, opts as never), 'E_INVALID_OPTION')
-  add('getOrSet', `options ${what}`, (c) => c.cache.getOrSet('o2', () => 1, opts as never), 'E_INVALID_OPTION')
-  add('setMany', `entry options ${what}`, (c) => c.cache.setMany([{ key: 'o3', value: 1, ...(opts as object) }]), 'E_INVALID_OPTION')
+  add(
+    'getOrSet',
+    `options ${what}`,
+    (c) => c.cache.getOrSet('o2', () => 1, opts as never),
+    'E_INVALID_OPTION',
+  )
+  add(
+    'setMany',
+    `entry options ${what}`,
+    (c) => c.cache.setMany([{ key: 'o3', value: 1, ...(opts as object) }]),
+    'E_INVALID_OPTION',
+  )
 }
 add('getOrSet', 'grace 0 (means none)', (c) => c.cache.getOrSet('grace0', () => 1, { grace: 0 }), 'ok')
-add('getOrSet', 'negative grace', (c) => c.cache.getOrSet('graceneg', () => 1, { grace: -1 }), 'E_INVALID_OPTION')
+add(
+  'getOrSet',
+  'negative grace',
+  (c) => c.cache.getOrSet('graceneg', () => 1, { grace: -1 }),
+  'E_INVALID_OPTION',
+)
 add('getOrSet', 'loader not a function', (c) => c.cache.getOrSet('nl', 'x' as never), 'E_INVALID_OPTION')
 add('getOrSet', 'loader throws', (c) => c.cache.getOrSet('lt', () => Promise.reject(loaderError)), 'loader')
-add('getOrSet', 'loader throws synchronously', (c) => c.cache.getOrSet('lts', () => { throw loaderError }), 'loader')
+add(
+  'getOrSet',
+  'loader throws synchronously',
+  (c) =>
+    c.cache.getOrSet('lts', () => {
+      throw loaderError
+    }),
+  'loader',
+)
 add('getMany', 'not an array', (c) => c.cache.getMany('a' as never), 'E_INVALID_KEY')
 add('getMany', 'null', (c) => c.cache.getMany(null as never), 'E_INVALID_KEY')
 add('getMany', 'empty (fine)', (c) => c.cache.getMany([]), 'ok')

@@ -88,15 +88,19 @@ describe('corrupt values written raw into Valkey', () => {
       for (let i = 0; i < keys.length; i++) {
         const got = await cache.get(keys[i])
         const what = `${name} variant ${i} (${vs[i].toString('hex').slice(0, 48)}…)`
-        expect(got === undefined || isDeepStrictEqual(got, value), `${what} read as ${String(got)}`).toBe(true)
+        expect(got === undefined || isDeepStrictEqual(got, value), `${what} read as ${String(got)}`).toBe(
+          true,
+        )
         expect(isDeepStrictEqual(many[i], got), `${what}: getMany agrees with get`).toBe(true)
         expect.soft(await cache.has(keys[i]), `${what}: has agrees with get (#5)`).toBe(got !== undefined)
       }
       for (const k of keys.slice(0, 40)) {
         void calls.track('getOrSet', () =>
-          cache.getOrSet(k, () => 'fresh').then((v) => {
-            expect(v === 'fresh' || isDeepStrictEqual(v, value)).toBe(true)
-          }),
+          cache
+            .getOrSet(k, () => 'fresh')
+            .then((v) => {
+              expect(v === 'fresh' || isDeepStrictEqual(v, value)).toBe(true)
+            }),
         )
       }
     }

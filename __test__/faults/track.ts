@@ -75,7 +75,10 @@ export class Calls {
   slowest(): string {
     const by = new Map<string, number>()
     for (const o of this.outcomes) by.set(o.name, Math.max(by.get(o.name) ?? 0, o.ms))
-    return [...by].sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${Math.round(ms)}`).join(', ')
+    return [...by]
+      .sort((a, b) => b[1] - a[1])
+      .map(([n, ms]) => `${n} ${Math.round(ms)}`)
+      .join(', ')
   }
 }
 

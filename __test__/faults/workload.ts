@@ -39,15 +39,11 @@ export function runWorkload(cache: Cache, everyMs = 20): Workload {
     )
     void calls.track('has', () => cache.has(k))
     void calls.track('delete', () => cache.delete(`x${k}`))
-    void calls.track('setMany', () =>
-      cache.setMany([{ key: `m${k}`, value: `m${k}=${n}`, ttl: 30 }]),
-    )
+    void calls.track('setMany', () => cache.setMany([{ key: `m${k}`, value: `m${k}=${n}`, ttl: 30 }]))
     if (n % 10 === 0) {
       void calls.track('invalidateTags', () => cache.invalidateTags(['tg']))
       void calls.track('deleteMatching', () => cache.deleteMatching('x*'))
-      void calls.track('health', () =>
-        cache.health().then((h) => expect(typeof h.ok).toBe('boolean')),
-      )
+      void calls.track('health', () => cache.health().then((h) => expect(typeof h.ok).toBe('boolean')))
     }
   }
   const loop = (async () => {

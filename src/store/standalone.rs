@@ -341,7 +341,11 @@ mod tests {
         let started = Instant::now();
         let err = pool.pipeline(&pipe, 1).await.err().unwrap();
         // Bounded by the command timeout, far below the 20 s connect timeout.
-        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(
+          started.elapsed() < Duration::from_secs(5),
+          "{:?}",
+          started.elapsed()
+        );
         assert_eq!(err.kind, ErrorKind::Timeout);
         assert!(err.message.contains("commandTimeoutMs"), "{}", err.message);
         assert!(err.message.contains("connectTimeoutMs"), "{}", err.message);
