@@ -113,12 +113,15 @@ for (const [what, opts] of BAD_SET_OPTIONS) {
     (c) => c.cache.getOrSet('o2', () => 1, opts as never),
     'E_INVALID_OPTION',
   )
-  add(
-    'setMany',
-    `entry options ${what}`,
-    (c) => c.cache.setMany([{ key: 'o3', value: 1, ...(opts as object) }]),
-    'E_INVALID_OPTION',
-  )
+  // An entry carries its options inline: only objects (and a string's indexes) add fields to it.
+  if (typeof opts === 'object' && opts !== null) {
+    add(
+      'setMany',
+      `entry options ${what}`,
+      (c) => c.cache.setMany([{ key: 'o3', value: 1, ...opts }]),
+      'E_INVALID_OPTION',
+    )
+  }
 }
 add('getOrSet', 'grace 0 (means none)', (c) => c.cache.getOrSet('grace0', () => 1, { grace: 0 }), 'ok')
 add(
