@@ -116,9 +116,16 @@ impl From<redis::RedisError> for CacheError {
   fn from(err: redis::RedisError) -> Self {
     use redis::ErrorKind as K;
     let text = err.to_string();
+    // By the error's structure (its kind and the server's error code), never by its text.
     let code = err.code().unwrap_or_default();
     if err.kind() == K::Server(redis::ServerErrorKind::NoPerm) || code == "NOPERM" {
-      return CacheError::new(ErrorKind::NoPermission, text);
+      return CacheError::new(
+        ErrorKind::NoPermission,
+        format!(
+          "{text}: the Valkey user may not do this; grant it (ACL SETUSER … +@read +@write \
+           +@scripting +@pubsub ~<prefix>* &__ferrocache:bus) or use another user"
+        ),
+      );
     }
     if err.kind() == K::AuthenticationFailed || code == "WRONGPASS" || code == "NOAUTH" {
       return CacheError::new(
@@ -175,6 +182,20 @@ mod tests {
       "WRONGPASS invalid username-password pair",
     ));
     assert_eq!(CacheError::from(auth).kind, ErrorKind::Auth);
+    let reply = |resp: &[u8]| match redis::parse_redis_value(resp).unwrap() {
+      redis::Value::ServerError(e) => CacheError::from(redis::RedisError::from(e)),
+      v => panic!("not an error reply: {v:?}"),
+    };
+    assert_eq!(
+      reply(b"-NOAUTH Authentication required.\r\n").kind,
+      ErrorKind::Auth
+    );
+    let noperm = reply(b"-NOPERM User u has no permissions to run the 'get' command\r\n");
+    assert_eq!(noperm.kind, ErrorKind::NoPermission);
+    assert!(noperm.message.contains("ACL SETUSER"), "{}", noperm.message);
+    // Text that merely mentions a code is not that error.
+    let other = reply(b"-ERR script said WRONGPASS NOAUTH\r\n");
+    assert_eq!(other.kind, ErrorKind::Server);
   }
 
   fn server_error(reply: &str) -> CacheError {
