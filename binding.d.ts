@@ -67,6 +67,12 @@ export declare const BUS_LOST: number
 /** Bus event tag: a message (payload = message bytes). */
 export declare const BUS_MESSAGE: number
 
+/**
+ * Bus event tag: the server refuses the subscription (payload = `"E_CODE: message"`), sent once
+ * per streak of refusals.
+ */
+export declare const BUS_REFUSED: number
+
 /** Bus event tag: (re)subscribed (payload = channel); messages may have been missed before it. */
 export declare const BUS_SUBSCRIBED: number
 

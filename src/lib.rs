@@ -416,6 +416,10 @@ pub const BUS_SUBSCRIBED: u32 = features::bus::BUS_SUBSCRIBED as u32;
 /// Bus event tag: subscription lost (messages may be missed until the next `BUS_SUBSCRIBED`).
 #[napi]
 pub const BUS_LOST: u32 = features::bus::BUS_LOST as u32;
+/// Bus event tag: the server refuses the subscription (payload = `"E_CODE: message"`), sent once
+/// per streak of refusals.
+#[napi]
+pub const BUS_REFUSED: u32 = features::bus::BUS_REFUSED as u32;
 
 /// The `code` of each error kind the engine reports, in the order of their numbers: an error
 /// completion with tag `n` has code `errorCodes()[n - 1]`.

@@ -23,7 +23,7 @@ use crate::store::backend::Backend;
 use crate::store::cluster::{ClusterConfig, ClusterPool};
 use crate::store::keyspace::is_internal;
 use crate::store::memory::MemoryStore;
-use crate::store::standalone::{NodeConfig, NodePool};
+use crate::store::standalone::{command_timed_out, NodeConfig, NodePool};
 use crate::store::Store;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -58,6 +58,8 @@ pub struct Engine {
   last_batch: std::sync::atomic::AtomicU64,
   polling: AtomicBool,
   poll_window: PollWindow,
+  /// commandTimeoutMs: a batch settles within it in all (tag markers, then the pipeline).
+  deadline: Option<Duration>,
 }
 
 const SCAN_COUNT: usize = 500;
@@ -72,6 +74,11 @@ pub struct ScanPage {
 
 impl Engine {
   pub fn new(cfg: EngineConfig, handle: Handle) -> Result<Arc<Self>> {
+    let deadline = match (&cfg.node, &cfg.cluster) {
+      (_, Some(cluster)) => Some(cluster.command_timeout),
+      (Some(node), None) => Some(node.command_timeout),
+      (None, None) => None,
+    };
     let store = match (&cfg.node, &cfg.cluster) {
       (_, Some(cluster)) => Store::Cluster(Box::new(ClusterPool::new(cluster)?)),
       (Some(node), None) => Store::Standalone(Box::new(NodePool::new(node)?)),
@@ -92,6 +99,7 @@ impl Engine {
       last_batch: std::sync::atomic::AtomicU64::new(0),
       polling: AtomicBool::new(false),
       poll_window: PollWindow::new(cfg.io_poll_us * 1000),
+      deadline,
     });
     let me = engine.clone();
     engine.handle.spawn(async move { me.store.warm_up().await });
@@ -130,7 +138,16 @@ impl Engine {
     self.handle.spawn(async move {
       // A panic must never strand a request: every id still gets a completion.
       let run = AssertUnwindSafe(execute(&me.store, &me.settings, &me.stats, &batch, &reqs));
-      let done = run.catch_unwind().await.unwrap_or_else(|_| {
+      let run = run.catch_unwind();
+      let settled = match me.deadline {
+        Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+          Stats::add(&me.stats.errors, reqs.len() as u64);
+          let err = command_timed_out(limit);
+          Ok(reqs.iter().map(|r| Completion::error(r.id, &err)).collect())
+        }),
+        None => run.await,
+      };
+      let done = settled.unwrap_or_else(|_| {
         let err = CacheError::new(
           ErrorKind::Internal,
           "the engine failed on this request (a bug: please report it)",

@@ -71,6 +71,7 @@ export const {
   BUS_MESSAGE,
   BUS_SUBSCRIBED,
   BUS_LOST,
+  BUS_REFUSED,
 } = native
 /** The `code` of each native error kind: an error completion with tag `n` has `NATIVE_CODES[n - 1]`. */
 export const NATIVE_CODES: readonly string[] = native.errorCodes()

@@ -379,6 +379,12 @@ export class SingleFlight {
     }
   }
 
+  /** The server refuses the subscription: stop waiting for it (waiters then wait for the lease to end). */
+  busRefused(): void {
+    this.busUp = true
+    this.busSubscribed?.()
+  }
+
   /** The bus (re)subscribed: anything may have been missed, so every waiter re-checks. */
   subscribed(): void {
     this.busUp = true
