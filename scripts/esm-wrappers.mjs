@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist')
 const require = createRequire(import.meta.url)
 
-for (const entry of ['index', 'trpc', 'next']) {
+for (const entry of ['index', 'trpc', 'next', 'next-use-cache']) {
   const mod = require(join(dist, `${entry}.js`))
   const names = Object.keys(mod).filter((n) => n !== 'default' && n !== '__esModule')
   const lines = [`import mod from './${entry}.js'`, `export const { ${names.join(', ')} } = mod`]

@@ -17,6 +17,7 @@ export type CacheErrorCode =
   | 'E_SERVER'
   | 'E_INTERNAL'
   | 'E_NOT_IMPLEMENTED'
+  | 'E_UNSUPPORTED_RUNTIME'
 
 /** Base class of every ferrocache error. */
 export class CacheError extends Error {
