@@ -3,6 +3,9 @@
  * Buffers and Maps), against a real Valkey: round trips, tags, soft tags, the one tag space with
  * `Cache.invalidateTags`, and fail-open with Valkey unreachable.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, inject, it } from 'vitest'
 import { Cache } from '../ts/index'
 import { createCacheHandler, nextHandlerStats, type NextCacheValue } from '../ts/next'
@@ -78,6 +81,24 @@ describe('ferrocache/next cacheHandler', () => {
     expect(Buffer.isBuffer(page.rscData)).toBe(true)
     expect(page.segmentData).toBeInstanceOf(Map)
     expect(Buffer.isBuffer((page.segmentData as Map<string, Buffer>).get('/page'))).toBe(true)
+  })
+
+  it('pages are kept per build (BUILD_ID next to serverDistDir); fetch entries are shared by builds', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'fc-next-'))
+    const ctxOf = (id: string): { serverDistDir: string } => {
+      mkdirSync(join(root, id, 'server'), { recursive: true })
+      writeFileSync(join(root, id, 'BUILD_ID'), id)
+      return { serverDistDir: join(root, id, 'server') }
+    }
+    const Handler = createCacheHandler({ url, prefix: prefix() })
+    const one = new Handler(ctxOf('build-1'))
+    const two = new Handler(ctxOf('build-2'))
+    await one.set('/p', VALUES[0], {})
+    await one.set('f', VALUES[3], { fetchCache: true, tags: ['fetch-tag'] })
+    expect(await new Handler(ctxOf('build-1')).get('/p', { kind: 'APP_PAGE' })).not.toBeNull()
+    expect(await two.get('/p', { kind: 'APP_PAGE' })).toBeNull()
+    expect(await two.get('f', { kind: 'FETCH', tags: ['fetch-tag'] })).not.toBeNull()
+    rmSync(root, { recursive: true, force: true })
   })
 
   it('a miss is null; set(key, null) deletes', async () => {

@@ -5,6 +5,8 @@
  * Next does `new Handler(ctx)` for every request and in every build worker: the handler is a thin
  * object over one `Cache` per configuration for the whole process (see `cacheFor`).
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Cache } from './cache'
 import {
   cacheFor,
@@ -25,6 +27,30 @@ export type { NextHandlerOptions, NextHandlerStats } from './next-shared'
 const TAGS_HEADER = 'x-next-cache-tags'
 /** Entries live under this namespace of the cache, apart from the app's own keys. */
 const KEY_PREFIX = 'isr:'
+/** Kinds whose entries do not depend on the build (data, not markup that names a build's chunks). */
+const BUILD_FREE = new Set(['FETCH', 'IMAGE'])
+
+const buildIds = new Map<string, string>()
+
+/**
+ * The build ID of the app whose server output is in `serverDistDir` ('' when unknown). Pages and
+ * route responses are kept per build: a page rendered by one build names that build's JS chunks,
+ * so another build (the next deploy, or the old one during a rolling deploy) must not serve it.
+ */
+function buildIdOf(ctx: unknown): string {
+  const dir = (ctx as { serverDistDir?: unknown } | undefined)?.serverDistDir
+  if (typeof dir !== 'string') return ''
+  let id = buildIds.get(dir)
+  if (id === undefined) {
+    try {
+      id = readFileSync(join(dir, '..', 'BUILD_ID'), 'utf8').trim()
+    } catch {
+      id = ''
+    }
+    buildIds.set(dir, id)
+  }
+  return id
+}
 
 /** What `get` resolves: the shape Next's `CacheHandlerValue` has. */
 export interface NextCacheHandlerValue {
@@ -103,12 +129,21 @@ export function createCacheHandler(options?: NextHandlerOptions): NextCacheHandl
   const cacheOf = (): Cache => (cache ??= cacheFor(options))
 
   return class FerrocacheHandler implements NextCacheHandler {
-    // Next passes a context (fs, serverDistDir, revalidatedTags…); nothing in it is needed here.
-    constructor(_ctx?: unknown) {}
+    private readonly pagePrefix: string
+
+    // Next passes a context (fs, serverDistDir, revalidatedTags…): only the build is needed.
+    constructor(ctx?: unknown) {
+      const id = buildIdOf(ctx)
+      this.pagePrefix = id === '' ? KEY_PREFIX : `${KEY_PREFIX}${id}:`
+    }
+
+    private keyOf(key: string, kind: unknown): string {
+      return (typeof kind === 'string' && BUILD_FREE.has(kind) ? KEY_PREFIX : this.pagePrefix) + key
+    }
 
     async get(key: string, ctx?: GetContext): Promise<NextCacheHandlerValue | null> {
       const c = cacheOf()
-      const stored = await readEntry<Stored>(c, KEY_PREFIX + key)
+      const stored = await readEntry<Stored>(c, this.keyOf(key, ctx?.kind))
       if (stored === undefined || typeof stored !== 'object' || stored === null || !stored.v) return null
       // Tags recorded as markers were checked by the engine; soft tags (and tags past the marker
       // limit) are checked against the times of their invalidations.
@@ -123,7 +158,7 @@ export function createCacheHandler(options?: NextHandlerOptions): NextCacheHandl
       const c = cacheOf()
       if (data === null || data === undefined) {
         try {
-          await c.delete(KEY_PREFIX + key)
+          await c.delete(this.keyOf(key, ctx?.fetchCache ? 'FETCH' : undefined))
         } catch {
           // A delete that cannot reach Valkey leaves an entry Next will replace on its next write.
         }
@@ -133,7 +168,7 @@ export function createCacheHandler(options?: NextHandlerOptions): NextCacheHandl
       const stored: Stored = { v: data, lm: Date.now() }
       if (ctx?.cacheControl !== undefined) stored.cc = ctx.cacheControl
       if (overflow.length > 0) stored.ot = overflow
-      await writeEntry(c, KEY_PREFIX + key, stored, ttlOf(ctx?.cacheControl?.expire), marked)
+      await writeEntry(c, this.keyOf(key, data.kind), stored, ttlOf(ctx?.cacheControl?.expire), marked)
     }
 
     /** Next 16 passes `durations`; the entries are made stale at once either way (fresh on next read). */
