@@ -9,7 +9,7 @@ import {
   structuredCodec,
   type Codec,
   type Encoded,
-} from '../ts/codec'
+} from '../ts/core/codec'
 
 /** What the native engine does: store bytes, hand back a slice of a larger buffer. */
 function toWire(e: Encoded): { chunk: Buffer; start: number; end: number } {

@@ -1,6 +1,6 @@
 /** The getOrSet lease lock lives in the same cluster slot as its key (so a cluster keeps them in order). */
 import { describe, expect, inject, it } from 'vitest'
-import { lockKeyOf } from '../ts/single-flight'
+import { lockKeyOf } from '../ts/features/single-flight'
 import { valkeyCommand } from '../scripts/valkey.mjs'
 
 describe('lock keys', () => {

@@ -1,9 +1,9 @@
-// Micro-benchmark of the JS value codec (ts/codec.ts) against plain JSON.stringify / JSON.parse.
+// Micro-benchmark of the JS value codec (ts/core/codec.ts) against plain JSON.stringify / JSON.parse.
 //
 //   node bench/codec-micro.mjs            # needs the repo's devDependencies (typescript) installed
 //   node bench/codec-micro.mjs --runs 31  # more rounds (medians are reported)
 //
-// ts/codec.ts is transpiled in-process with the repo's TypeScript into a temporary folder, so the
+// ts/core/codec.ts is transpiled in-process with the repo's TypeScript into a temporary folder, so the
 // numbers are for the current source, not for a possibly stale dist/.
 import { createRequire } from 'node:module'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -21,7 +21,7 @@ const RUN_MS = 40
 
 function loadCodec() {
   const ts = require('typescript')
-  const src = readFileSync(join(root, 'ts', 'codec.ts'), 'utf8')
+  const src = readFileSync(join(root, 'ts', 'core', 'codec.ts'), 'utf8')
   const out = ts.transpileModule(src, {
     compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, strict: true },
   })

@@ -1,24 +1,15 @@
 #![deny(clippy::all)]
 //! N-API boundary only: `#[napi]` items that hand work to the plain Rust modules below.
 
-mod backend;
-mod bus;
-mod client;
-mod cluster;
-mod cluster_nodes;
-mod cluster_route;
+// Layers, each importing only the ones after it (see docs/architecture.md):
+// boundary (frames, completion queue) → engine (executor, replies) → features (tags, bus) →
+// store (memory, standalone, cluster) → codec (envelope); `error` is shared by all.
+mod boundary;
 mod codec;
-mod completion;
 mod engine;
 mod error;
-mod frame;
-mod glob;
-mod memory;
-mod poll_window;
-mod reply;
-mod stats;
+mod features;
 mod store;
-mod tags;
 
 use napi::bindgen_prelude::{BufferSlice, Function};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -114,14 +105,14 @@ impl NativeEngine {
     let connect_timeout = ms(options.connect_timeout_ms, 1000);
     let command_timeout = ms(options.command_timeout_ms, 500);
     let tls_ca = options.tls_ca.map(String::into_bytes);
-    let cluster = options.nodes.map(|seeds| cluster::ClusterConfig {
+    let cluster = options.nodes.map(|seeds| store::cluster::ClusterConfig {
       seeds,
       pool_size,
       connect_timeout,
       command_timeout,
       tls_ca: tls_ca.clone(),
     });
-    let node = options.url.map(|url| client::NodeConfig {
+    let node = options.url.map(|url| store::standalone::NodeConfig {
       url,
       pool_size,
       connect_timeout,
@@ -136,7 +127,7 @@ impl NativeEngine {
         .map(|b| b as usize)
         .unwrap_or(64 << 20),
       io_poll_us: options.io_poll_us.map(u64::from).unwrap_or(100),
-      settings: backend::Settings {
+      settings: engine::settings::Settings {
         compression: options.compression_threshold.map(|t| codec::Compression {
           threshold: t as usize,
         }),
@@ -246,12 +237,12 @@ impl NativeEngine {
 /// Escapes glob metacharacters so a literal (a key prefix) can be used in a SCAN MATCH pattern.
 #[napi]
 pub fn escape_glob(literal: String) -> String {
-  String::from_utf8_lossy(&glob::escape(literal.as_bytes())).into_owned()
+  String::from_utf8_lossy(&store::glob::escape(literal.as_bytes())).into_owned()
 }
 
 /// The Valkey Cluster hash slot (0–16383) of a key: CRC16 of its `{hash tag}` when it has one.
 /// Keys with the same slot can share one multi-key command or script.
 #[napi]
 pub fn key_slot(key: String) -> u32 {
-  u32::from(cluster_route::slot_of(key.as_bytes()))
+  u32::from(store::cluster::slots::slot_of(key.as_bytes()))
 }

@@ -1,5 +1,5 @@
-import { escapeGlob } from './binding'
-import type { Codec } from './codec'
+import { escapeGlob } from './boundary/binding'
+import type { Codec } from './core/codec'
 import {
   CacheError,
   ClosedError,
@@ -7,51 +7,23 @@ import {
   InvalidOptionError,
   InvalidValueError,
   fromNative,
-} from './errors'
-import { L1_MISS } from './l1'
-import { renderMetrics } from './metrics'
-import type { CacheOptions, ResolvedOptions } from './options'
-import { planOf, writeOf, type GetOrSetOptions, type SetOptions } from './plan'
-import { codecToCacheError, Shared } from './shared'
-import type { Loader } from './single-flight'
-import type { LoaderContext } from './loader'
-import { markerKeys } from './tags'
+} from './core/errors'
+import { L1_MISS } from './tiers/l1'
+import { renderMetrics, type CacheStats, type HealthReport } from './features/metrics'
+import type { CacheOptions, ResolvedOptions } from './core/options'
+import { planOf, writeOf, type GetOrSetOptions, type SetOptions } from './core/plan'
+import { codecToCacheError, Shared } from './context'
+import type { Loader } from './features/single-flight'
+import type { LoaderContext } from './features/loader'
+import { markerKeys } from './features/tags'
 
-export type { GetOrSetOptions, SetOptions } from './plan'
+export type { GetOrSetOptions, SetOptions } from './core/plan'
+export type { CacheStats, HealthReport } from './features/metrics'
 
 /** One entry of `setMany`. */
 export interface SetManyEntry extends SetOptions {
   key: string
   value: unknown
-}
-
-/** Counters since the cache started (shared by all namespaces of one `Cache`). */
-export interface CacheStats {
-  hits: number
-  misses: number
-  l1Hits: number
-  l2Hits: number
-  sets: number
-  deletes: number
-  loads: number
-  loadErrors: number
-  coalesced: number
-  lockWaits: number
-  staleServed: number
-  errors: number
-  bytesWritten: number
-  bytesRead: number
-  compressedWrites: number
-  /** hits / (hits + misses), 0 when nothing was read. */
-  hitRate: number
-}
-
-/** Result of `health()`. */
-export interface HealthReport {
-  ok: boolean
-  latencyMs: number
-  mode: 'memory' | 'standalone' | 'cluster'
-  error?: string
 }
 
 /** Counters kept in JS (loader work); the native engine keeps the I/O ones. */

@@ -3,7 +3,7 @@
  * conditions): ferrocache is a native Node.js addon, so importing it there fails with a message that
  * says what to do, instead of a bundler error about a `.node` file.
  */
-import { CacheError } from './errors'
+import { CacheError } from './core/errors'
 
 const MESSAGE =
   'ferrocache runs in the Node.js runtime only (it is a native addon), and this code was bundled for ' +

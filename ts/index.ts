@@ -1,8 +1,8 @@
 export { Cache } from './cache'
 export type { CacheStats, GetOrSetOptions, HealthReport, SetOptions, SetManyEntry } from './cache'
-export type { LoaderContext } from './loader'
-export type { CacheOptions } from './options'
-export type { Serializer } from './codec'
+export type { LoaderContext } from './features/loader'
+export type { CacheOptions } from './core/options'
+export type { Serializer } from './core/codec'
 export {
   CacheError,
   InvalidOptionError,
@@ -14,9 +14,14 @@ export {
   TimeoutError,
   AuthError,
   ClosedError,
-} from './errors'
-export type { CacheErrorCode } from './errors'
-export { RateLimiter, RateLimitedError } from './rate-limit'
-export type { RateLimitAlgorithm, RateLimiterOptions, RateLimitResult, RateLimiterStats } from './rate-limit'
-export { SessionStore } from './session'
-export type { SessionStoreOptions } from './session'
+} from './core/errors'
+export type { CacheErrorCode } from './core/errors'
+export { RateLimiter, RateLimitedError } from './features/rate-limit'
+export type {
+  RateLimitAlgorithm,
+  RateLimiterOptions,
+  RateLimitResult,
+  RateLimiterStats,
+} from './features/rate-limit'
+export { SessionStore } from './features/session'
+export type { SessionStoreOptions } from './features/session'

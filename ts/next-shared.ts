@@ -10,9 +10,9 @@
  * expiring after `tagTtl`), and `get` compares it with the entry's time — as Next's own handlers do.
  */
 import { Cache } from './cache'
-import { InvalidOptionError } from './errors'
-import type { CacheOptions } from './options'
-import { MAX_TAGS } from './tags'
+import { InvalidOptionError } from './core/errors'
+import type { CacheOptions } from './core/options'
+import { MAX_TAGS } from './features/tags'
 
 /** Options of `createCacheHandler` / `createUseCacheHandler`. */
 export interface NextHandlerOptions extends CacheOptions {

@@ -12,8 +12,8 @@
 import { createHash } from 'node:crypto'
 import type { TRPCMiddlewareFunction } from '@trpc/server'
 import type { Cache } from './cache'
-import { CacheError, InvalidOptionError } from './errors'
-import { RateLimitedError, type RateLimiter } from './rate-limit'
+import { CacheError, InvalidOptionError } from './core/errors'
+import { RateLimitedError, type RateLimiter } from './features/rate-limit'
 
 /** A tRPC v11 middleware for `.use()`, on any procedure whose context is `TCtx`. */
 export type TRPCMiddleware<TCtx = any> = TRPCMiddlewareFunction<TCtx, any, object, object, any>

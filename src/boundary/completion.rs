@@ -1,0 +1,109 @@
+//! Finished requests wait here for JS. JS is woken once when the queue goes from "nobody is
+//! draining" to "work waiting", then drains in small chunks; a chunk that leaves items behind says
+//! so (`more`), and JS keeps draining without a new wake-up. That is the rule that keeps one
+//! wake-up per burst and never loses one.
+
+use crate::boundary::frame::{encode_completions, Completion};
+use std::collections::VecDeque;
+use std::sync::{Mutex, OnceLock};
+
+type Wake = Box<dyn Fn() + Send + Sync>;
+
+#[derive(Default)]
+pub struct CompletionQueue {
+  inner: Mutex<Inner>,
+  wake: OnceLock<Wake>,
+}
+
+#[derive(Default)]
+struct Inner {
+  items: VecDeque<Completion>,
+  /// True from the moment JS was woken until a drain empties the queue.
+  scheduled: bool,
+}
+
+impl CompletionQueue {
+  /// Installs the wake-up (called once, by the binding).
+  pub fn set_wake(&self, wake: Wake) {
+    let _ = self.wake.set(wake);
+  }
+
+  pub fn push_all(&self, batch: Vec<Completion>) {
+    if batch.is_empty() {
+      return;
+    }
+    let wake_now = {
+      let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+      inner.items.extend(batch);
+      !std::mem::replace(&mut inner.scheduled, true)
+    };
+    if wake_now {
+      if let Some(wake) = self.wake.get() {
+        wake();
+      }
+    }
+  }
+
+  /// Takes at most `max` completions as one encoded chunk. When the queue is left empty the
+  /// scheduled flag is cleared, so the next push wakes JS again. Returns `None` when empty.
+  pub fn drain(&self, max: usize) -> Option<Vec<u8>> {
+    let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+    if inner.items.is_empty() {
+      inner.scheduled = false;
+      return None;
+    }
+    let n = max.max(1).min(inner.items.len());
+    let more = inner.items.len() > n;
+    if !more {
+      inner.scheduled = false;
+    }
+    let taken: Vec<Completion> = inner.items.drain(..n).collect();
+    drop(inner);
+    Some(encode_completions(taken.iter(), more))
+  }
+
+  #[cfg(test)]
+  pub fn len(&self) -> usize {
+    self
+      .inner
+      .lock()
+      .unwrap_or_else(|e| e.into_inner())
+      .items
+      .len()
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::sync::atomic::{AtomicUsize, Ordering};
+  use std::sync::Arc;
+
+  #[test]
+  fn wakes_once_per_burst_and_again_after_empty() {
+    let q = CompletionQueue::default();
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let w = wakes.clone();
+    q.set_wake(Box::new(move || {
+      w.fetch_add(1, Ordering::SeqCst);
+    }));
+    q.push_all(vec![Completion::miss(1), Completion::miss(2)]);
+    q.push_all(vec![Completion::miss(3)]);
+    assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    let first = q.drain(2).unwrap();
+    assert_eq!(first[4], 1, "items remain: chunk says more");
+    q.push_all(vec![Completion::miss(4)]);
+    assert_eq!(
+      wakes.load(Ordering::SeqCst),
+      1,
+      "still scheduled: no second wake"
+    );
+    let second = q.drain(8).unwrap();
+    assert_eq!(second[4], 0);
+    assert_eq!(u32::from_le_bytes(second[0..4].try_into().unwrap()), 2);
+    assert!(q.drain(8).is_none());
+    q.push_all(vec![Completion::miss(5)]);
+    assert_eq!(wakes.load(Ordering::SeqCst), 2);
+    assert_eq!(q.len(), 1);
+  }
+}

@@ -1,0 +1,10 @@
+//! The JS ↔ Rust boundary below `lib.rs`: the request frame JS writes and the completion frame it
+//! reads (`frame`), the queue finished requests wait in until JS drains them (`completion`), and
+//! how long the I/O thread keeps polling for a caller that comes back quickly (`poll_window`).
+//!
+//! Owns the wire format of the boundary. May import `error` only; the engine and the features
+//! import it, never the other way round.
+
+pub mod completion;
+pub mod frame;
+pub mod poll_window;

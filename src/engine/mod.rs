@@ -1,0 +1,350 @@
+//! The engine behind one `Cache` family: a store, settings, counters and the completion queue.
+//! `submit` is synchronous and cheap (parse + spawn); the work runs on tokio.
+//!
+//! Layer: `engine` runs what the boundary parsed against a store and turns the replies into
+//! completions. The executor (`executor`) prepares and runs a batch, `reply` reads Valkey's
+//! replies (envelopes, tag checks, generic replies), `settings` and `stats` are what every batch
+//! shares. May import `boundary`, `store`, `codec`, `features` and `error`; nothing below imports
+//! the engine.
+
+pub mod executor;
+pub mod reply;
+pub mod settings;
+pub mod stats;
+
+use crate::boundary::completion::CompletionQueue;
+use crate::boundary::frame::{parse_requests, Completion};
+use crate::boundary::poll_window::PollWindow;
+use crate::engine::executor::{execute, Store};
+use crate::engine::settings::Settings;
+use crate::engine::stats::Stats;
+use crate::error::{CacheError, ErrorKind, Result};
+use crate::store::cluster::{ClusterConfig, ClusterPool};
+use crate::store::memory::MemoryStore;
+use crate::store::standalone::{NodeConfig, NodePool};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+
+pub struct EngineConfig {
+  /// `None` (and no `cluster`) = memory-only mode.
+  pub node: Option<NodeConfig>,
+  /// A Valkey Cluster instead of one node.
+  pub cluster: Option<ClusterConfig>,
+  pub memory_max_bytes: usize,
+  pub settings: Settings,
+  /// Microseconds the I/O thread keeps polling after a batch (0 = sleep at once).
+  pub io_poll_us: u64,
+}
+
+pub struct Engine {
+  store: Store,
+  settings: Settings,
+  pub stats: Stats,
+  pub queue: Arc<CompletionQueue>,
+  bus_started: AtomicBool,
+  stop: tokio::sync::watch::Sender<bool>,
+  closed: AtomicBool,
+  inflight: AtomicUsize,
+  idle: tokio::sync::Notify,
+  handle: Handle,
+  started: Instant,
+  last_batch: std::sync::atomic::AtomicU64,
+  polling: AtomicBool,
+  poll_window: PollWindow,
+}
+
+const SCAN_COUNT: usize = 500;
+
+impl Engine {
+  pub fn new(cfg: EngineConfig, handle: Handle) -> Result<Arc<Self>> {
+    let store = match (&cfg.node, &cfg.cluster) {
+      (_, Some(cluster)) => Store::Cluster(Box::new(ClusterPool::new(cluster)?)),
+      (Some(node), None) => Store::Valkey(Box::new(NodePool::new(node)?)),
+      (None, None) => Store::Memory(MemoryStore::new(cfg.memory_max_bytes)),
+    };
+    let engine = Arc::new(Engine {
+      store,
+      settings: cfg.settings,
+      stats: Stats::default(),
+      queue: Arc::new(CompletionQueue::default()),
+      bus_started: AtomicBool::new(false),
+      stop: tokio::sync::watch::channel(false).0,
+      closed: AtomicBool::new(false),
+      inflight: AtomicUsize::new(0),
+      idle: tokio::sync::Notify::new(),
+      handle,
+      started: Instant::now(),
+      last_batch: std::sync::atomic::AtomicU64::new(0),
+      polling: AtomicBool::new(false),
+      poll_window: PollWindow::new(cfg.io_poll_us * 1000),
+    });
+    if let Store::Valkey(pool) = &engine.store {
+      // Warm the pool so the first request does not pay for connecting; failures are retried lazily.
+      for idx in 0..pool.size() {
+        let me = engine.clone();
+        engine.handle.spawn(async move {
+          if let Store::Valkey(pool) = &me.store {
+            let _ = pool.connection_at(idx).await;
+          }
+        });
+      }
+    }
+    if let Store::Cluster(_) = &engine.store {
+      let me = engine.clone();
+      engine.handle.spawn(async move {
+        if let Store::Cluster(pool) = &me.store {
+          pool.warm().await;
+        }
+      });
+    }
+    Ok(engine)
+  }
+
+  pub fn mode(&self) -> &'static str {
+    self.store.mode()
+  }
+
+  fn check_open(&self) -> Result<()> {
+    if self.closed.load(Ordering::Acquire) {
+      return Err(CacheError::closed());
+    }
+    Ok(())
+  }
+
+  /// Accepts a request batch; completions arrive on the queue.
+  pub fn submit(self: &Arc<Self>, batch: Vec<u8>) -> Result<()> {
+    self.check_open()?;
+    let reqs = parse_requests(&batch)?;
+    if self.inflight.fetch_add(1, Ordering::AcqRel) == 0 {
+      self.poll_window.woke(self.now_ns());
+    }
+    let me = self.clone();
+    self.handle.spawn(async move {
+      // A panic must never strand a request: every id still gets a completion.
+      let run = AssertUnwindSafe(execute(&me.store, &me.settings, &me.stats, &batch, &reqs));
+      let done = run.catch_unwind().await.unwrap_or_else(|_| {
+        let err = CacheError::new(
+          ErrorKind::Internal,
+          "the engine failed on this request (a bug: please report it)",
+        );
+        reqs.iter().map(|r| Completion::error(r.id, &err)).collect()
+      });
+      me.queue.push_all(done);
+      if me.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
+        me.idle.notify_waiters();
+        // Only the last batch in flight opens the window (under load, other batches keep this
+        // thread busy), and only for callers that usually come back within it.
+        me.poll_window.went_idle(me.now_ns());
+        if me.poll_window.worth_polling() {
+          me.keep_polling();
+        }
+      }
+    });
+    Ok(())
+  }
+
+  /// Nanoseconds since the engine started (never 0 after the first microsecond).
+  fn now_ns(&self) -> u64 {
+    self.started.elapsed().as_nanos() as u64
+  }
+
+  /// After the last batch in flight, keeps the I/O thread awake (polling, yielding) for a short
+  /// window: the next request of a sequential caller then needs no thread wake-up, nor its reply.
+  fn keep_polling(self: &Arc<Self>) {
+    self.last_batch.store(self.now_ns(), Ordering::Relaxed);
+    if self.polling.swap(true, Ordering::AcqRel) {
+      return;
+    }
+    let me = self.clone();
+    self.handle.spawn(async move {
+      loop {
+        let idle = me
+          .now_ns()
+          .saturating_sub(me.last_batch.load(Ordering::Relaxed));
+        if idle > me.poll_window.window_ns() || me.closed.load(Ordering::Relaxed) {
+          me.polling.store(false, Ordering::Release);
+          return;
+        }
+        tokio::task::yield_now().await;
+      }
+    });
+  }
+
+  /// Starts delivering the messages of `channel` to JS (once; later calls do nothing). Memory
+  /// mode has no bus: one process, nothing to hear.
+  pub fn subscribe(&self, channel: Vec<u8>) -> Result<()> {
+    self.check_open()?;
+    let (clients, connect_timeout) = match &self.store {
+      Store::Memory(_) => return Ok(()),
+      Store::Valkey(pool) => (vec![pool.client().clone()], pool.connect_timeout()),
+      Store::Cluster(pool) => (pool.seeds().to_vec(), pool.connect_timeout()),
+    };
+    if self.bus_started.swap(true, Ordering::AcqRel) {
+      return Ok(());
+    }
+    let task = crate::features::bus::run(
+      clients,
+      channel,
+      self.queue.clone(),
+      connect_timeout,
+      self.stop.subscribe(),
+    );
+    self.handle.spawn(task);
+    Ok(())
+  }
+
+  /// Invalidates tags (full marker keys): every entry carrying one of them stops being fresh.
+  pub async fn invalidate_tags(&self, marker_keys: &[Vec<u8>], marker_ttl: Duration) -> Result<()> {
+    self.check_open()?;
+    crate::features::tags::invalidate(&self.store, marker_keys, marker_ttl.as_millis() as u64).await
+  }
+
+  /// Round-trip time of a PING (zero in memory mode).
+  pub async fn ping(&self) -> Result<Duration> {
+    self.check_open()?;
+    let started = Instant::now();
+    if let Store::Valkey(pool) = &self.store {
+      let (idx, mut conn) = pool.connection().await?;
+      redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .map_err(|e| pool.failed(idx, e))?;
+    }
+    if let Store::Cluster(pool) = &self.store {
+      pool.ping().await?;
+    }
+    Ok(started.elapsed())
+  }
+
+  /// Deletes every key matching `pattern` (a glob over full keys) with SCAN + UNLINK in bounded
+  /// batches; never KEYS, never one giant command.
+  pub async fn delete_matching(&self, pattern: &[u8]) -> Result<u64> {
+    self.check_open()?;
+    let pool = match &self.store {
+      Store::Memory(m) => {
+        let n = m.delete_matching(pattern) as u64;
+        Stats::add(&self.stats.deletes, n);
+        return Ok(n);
+      }
+      Store::Valkey(pool) => pool,
+      Store::Cluster(pool) => {
+        let n = pool.delete_matching(pattern, SCAN_COUNT).await?;
+        Stats::add(&self.stats.deletes, n);
+        return Ok(n);
+      }
+    };
+    let (idx, mut conn) = pool.connection().await?;
+    let mut cursor: u64 = 0;
+    let mut deleted = 0u64;
+    loop {
+      let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+        .arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(SCAN_COUNT)
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| pool.failed(idx, e))?;
+      if !keys.is_empty() {
+        let n: u64 = redis::cmd("UNLINK")
+          .arg(&keys)
+          .query_async(&mut conn)
+          .await
+          .map_err(|e| pool.failed(idx, e))?;
+        deleted += n;
+      }
+      if next == 0 {
+        break;
+      }
+      cursor = next;
+    }
+    Stats::add(&self.stats.deletes, deleted);
+    Ok(deleted)
+  }
+
+  /// Stops accepting work and waits (bounded) for in-flight batches to finish.
+  pub async fn close(&self, wait: Duration) {
+    self.closed.store(true, Ordering::Release);
+    let _ = self.stop.send(true);
+    let deadline = Instant::now() + wait;
+    while self.inflight.load(Ordering::Acquire) > 0 {
+      let notified = self.idle.notified();
+      if self.inflight.load(Ordering::Acquire) == 0 {
+        break;
+      }
+      let left = deadline.saturating_duration_since(Instant::now());
+      if left.is_zero() || tokio::time::timeout(left, notified).await.is_err() {
+        break;
+      }
+    }
+    match &self.store {
+      Store::Valkey(pool) => (0..pool.size()).for_each(|i| pool.discard(i)),
+      Store::Cluster(pool) => pool.discard(),
+      Store::Memory(_) => {}
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::boundary::frame::{OP_GET, OP_SET, STATUS_HIT};
+
+  fn request(op: u8, id: u32, key: &[u8], value: Option<&[u8]>) -> Vec<u8> {
+    let mut b = vec![op];
+    b.extend_from_slice(&id.to_le_bytes());
+    b.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    b.extend_from_slice(key);
+    if let Some(v) = value {
+      b.extend_from_slice(&60_000f64.to_le_bytes());
+      b.extend_from_slice(&0f64.to_le_bytes());
+      b.push(1);
+      b.extend_from_slice(&(v.len() as u32).to_le_bytes());
+      b.extend_from_slice(v);
+      b.extend_from_slice(&0u16.to_le_bytes());
+    }
+    b
+  }
+
+  #[test]
+  fn memory_engine_round_trips_through_the_queue() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+      .enable_all()
+      .build()
+      .unwrap();
+    let cfg = EngineConfig {
+      node: None,
+      cluster: None,
+      memory_max_bytes: 1 << 20,
+      settings: Settings {
+        compression: None,
+        max_value_bytes: 1024,
+        max_key_bytes: 64,
+      },
+      io_poll_us: 100,
+    };
+    let engine = Engine::new(cfg, rt.handle().clone()).unwrap();
+    let mut batch = request(OP_SET, 1, b"k", Some(b"{\"a\":1}"));
+    batch.extend(request(OP_GET, 2, b"k", None));
+    batch.extend(request(OP_SET, 3, b"big", Some(&[b'x'; 2000])));
+    engine.submit(batch).unwrap();
+    rt.block_on(engine.close(Duration::from_secs(1)));
+    let chunk = engine.queue.drain(8).unwrap();
+    assert_eq!(u32::from_le_bytes(chunk[0..4].try_into().unwrap()), 3);
+    // The GET (id 2) is a hit with codec 1 and the exact payload.
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(text.contains("{\"a\":1}"));
+    assert!(chunk.windows(6).any(|w| w == [2, 0, 0, 0, STATUS_HIT, 1]));
+    assert!(
+      text.contains("maxValueBytes"),
+      "oversized value is rejected with advice"
+    );
+    assert_eq!(engine.stats.snapshot().errors, 1);
+    assert_eq!(engine.submit(vec![]).unwrap_err().kind, ErrorKind::Closed);
+  }
+}

@@ -1,0 +1,76 @@
+//! The cluster client's path: commands grouped into one pipeline per hash slot, sent through
+//! redis' `ClusterConnection` (which follows MOVED/ASK on its own), each reply put back at its
+//! command's index.
+
+use crate::error::{CacheError, Result};
+use crate::store::command::miscount;
+use futures_util::future::join_all;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
+use redis::{Cmd, Pipeline, Value};
+use std::collections::HashMap;
+
+/// A command, where its reply goes in the batch, and its slot (`None` = any node).
+pub type Item = (usize, Option<u16>, Cmd);
+pub type Replies = [Option<Result<Value>>];
+
+/// The primary of `slot`, or any node.
+pub fn route(slot: Option<u16>) -> SingleNodeRoutingInfo {
+  match slot {
+    Some(s) => SingleNodeRoutingInfo::SpecificNode(Route::new(s, SlotAddr::Master)),
+    None => SingleNodeRoutingInfo::Random,
+  }
+}
+
+/// Sends commands through the cluster client: one pipeline per slot (all at once), then the
+/// keyless ones to any node. Each reply lands at its command's index in `out`.
+pub async fn run(conn: &ClusterConnection, items: Vec<Item>, out: &mut Replies) {
+  let mut groups: HashMap<u16, (Pipeline, Vec<usize>)> = HashMap::new();
+  let mut keyless = (redis::pipe(), Vec::new());
+  for (i, slot, cmd) in items {
+    let group = match slot {
+      Some(s) => groups
+        .entry(s)
+        .or_insert_with(|| (redis::pipe(), Vec::new())),
+      None => &mut keyless,
+    };
+    group.0.add_command(cmd);
+    group.1.push(i);
+  }
+  let sends = groups
+    .into_iter()
+    .map(|(slot, group)| send_group(conn.clone(), Some(slot), group));
+  for (idx, res) in join_all(sends).await {
+    place(out, idx, res);
+  }
+  if !keyless.1.is_empty() {
+    let (idx, res) = send_group(conn.clone(), None, keyless).await;
+    place(out, idx, res);
+  }
+}
+
+async fn send_group(
+  mut conn: ClusterConnection,
+  slot: Option<u16>,
+  (pipe, idx): (Pipeline, Vec<usize>),
+) -> (Vec<usize>, redis::RedisResult<Vec<Value>>) {
+  let n = idx.len();
+  let res = conn.route_pipeline(pipe, 0, n, route(slot)).await;
+  (idx, res)
+}
+
+fn place(out: &mut Replies, idx: Vec<usize>, res: redis::RedisResult<Vec<Value>>) {
+  let err = match res {
+    Ok(values) if values.len() == idx.len() => {
+      for (i, v) in idx.into_iter().zip(values) {
+        out[i] = Some(Ok(v));
+      }
+      return;
+    }
+    Ok(values) => miscount(values.len(), idx.len()),
+    Err(e) => CacheError::from(e),
+  };
+  for i in idx {
+    out[i] = Some(Err(err.clone()));
+  }
+}
