@@ -82,11 +82,11 @@ describe.each([
   let dir: string
 
   beforeAll(async () => {
-    dir = installFixture(fixture)
+    dir = await installFixture(fixture)
     valkey = await startValkey()
     upstream = await startUpstream()
     env = { FERROCACHE_URL: valkey.url, FERROCACHE_PREFIX: `next${version}:`, UPSTREAM_URL: upstream.url }
-    const app = buildApp(dir, env)
+    const app = await buildApp(dir, env)
     ;[a, b] = await Promise.all([startApp(app, await freePort(), env), startApp(app, await freePort(), env)])
   }, BUILD_TIMEOUT)
 

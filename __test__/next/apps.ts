@@ -3,7 +3,7 @@
  * committed lock file), copies the built ferrocache package into it as an installed package would
  * be, copies `examples/next-app`, runs `next build`, and serves it with `next start`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
@@ -12,22 +12,34 @@ import { join } from 'node:path'
 export const repo = join(__dirname, '..', '..')
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
-  if (r.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`)
-  }
-  return r.stdout
+/** Runs a command to completion without blocking the event loop (the upstream server lives here). */
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve(out)
+      else reject(new Error(`${cmd} ${args.join(' ')} failed (${code ?? signal}):\n${out}`))
+    })
+  })
 }
 
 /** Installs the fixture's dependencies (once per lock file content) and returns its directory. */
-export function installFixture(name: string): string {
+export async function installFixture(name: string): Promise<string> {
   const dir = join(repo, '__test__', 'next', name)
   const lock = readFileSync(join(dir, 'package-lock.json'))
   const stampFile = join(dir, 'node_modules', '.ferrocache-fixture-stamp')
   const stamp = createHash('sha256').update(lock).digest('hex')
   if (!existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp) {
-    run(npm, ['ci', '--prefix', dir, '--no-audit', '--no-fund'], repo)
+    await run(npm, ['ci', '--prefix', dir, '--no-audit', '--no-fund'], repo)
     writeFileSync(stampFile, stamp)
   }
   // ferrocache as `npm install ferrocache` lays it out (real files: Next treats a package found
@@ -52,11 +64,11 @@ function envOf(app: AppEnv): NodeJS.ProcessEnv {
 }
 
 /** Copies the example into the fixture and builds it; returns the app directory. */
-export function buildApp(fixture: string, env: AppEnv): string {
+export async function buildApp(fixture: string, env: AppEnv): Promise<string> {
   const app = join(fixture, 'app')
   rmSync(app, { recursive: true, force: true })
   cpSync(join(repo, 'examples', 'next-app'), app, { recursive: true })
-  run(join(fixture, 'node_modules', '.bin', 'next'), ['build'], app, envOf(env))
+  await run(join(fixture, 'node_modules', '.bin', 'next'), ['build'], app, envOf(env))
   return app
 }
 
