@@ -28,7 +28,10 @@ const CHROMIUM = '/usr/bin/chromium'
 /** The part of playwright-core's API used here (it is installed in the Next 16 fixture only). */
 interface Playwright {
   chromium: {
-    launch(o: { executablePath: string; args: string[] }): Promise<{
+    launchPersistentContext(
+      userDataDir: string,
+      o: { executablePath: string; args: string[] },
+    ): Promise<{
       newPage(): Promise<{
         goto(url: string): Promise<unknown>
         textContent(selector: string): Promise<string | null>
@@ -70,6 +73,19 @@ async function until(what: string, check: () => Promise<boolean>, tries = 100): 
   throw new Error(`gave up waiting: ${what}`)
 }
 
+/**
+ * Reads until the value differs from `old` (bounded): Next 16 runs a route handler's revalidations
+ * after sending its response (`waitUntil`), so the change lands a moment after the call returns.
+ */
+async function changed(old: string, read: () => Promise<string>): Promise<string> {
+  let now = await read()
+  for (let i = 0; i < 50 && now === old; i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    now = await read()
+  }
+  return now
+}
+
 describe.each([
   { version: '15', fixture: 'next15' },
   { version: '16', fixture: 'next16' },
@@ -106,6 +122,12 @@ describe.each([
     expect(r.status).toBe(200)
     return JSON.stringify(((await r.json()) as { result: { data: unknown } }).result.data)
   }
+  const mutate = (app: RunningApp): Promise<Response> =>
+    fetch(`${app.url}/api/trpc/touchPosts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    })
   const revalidate = async (app: RunningApp, query: string): Promise<void> => {
     const r = await fetch(`${app.url}/api/revalidate?${query}`, { method: 'POST' })
     expect(r.status).toBe(200)
@@ -126,12 +148,12 @@ describe.each([
     const ucBefore = await render(b, '/uc')
     upstream.bump()
     await revalidate(a, 'tag=posts')
-    const after = await render(b)
+    const after = await changed(before, () => render(b))
     expect(after).not.toBe(before)
     expect(after.split(' ')[1]).not.toBe(before.split(' ')[1]) // the tagged fetch was refetched
     expect(await render(a)).toBe(after)
     // 'use cache' entry tagged 'posts': re-rendered once, then cached again for both.
-    const ucAfter = await render(a, '/uc')
+    const ucAfter = await changed(ucBefore, () => render(a, '/uc'))
     expect(ucAfter).not.toBe(ucBefore)
     expect(await render(b, '/uc')).toBe(ucAfter)
     expect(await render(a, '/uc')).toBe(ucAfter)
@@ -140,7 +162,7 @@ describe.each([
   it('revalidatePath on B: A renders fresh', async () => {
     const before = await render(a)
     await revalidate(b, 'path=/isr')
-    const after = await render(a)
+    const after = await changed(before, () => render(a))
     expect(after.split(' ')[0]).not.toBe(before.split(' ')[0])
     expect(await render(b)).toBe(after)
   })
@@ -161,11 +183,11 @@ describe.each([
       expect(await trpcPosts(b)).toBe(t0)
       // Next → tRPC: revalidateTag('posts') in Next drops the tRPC entry.
       await revalidate(b, 'tag=posts')
-      const t1 = await trpcPosts(a)
+      const t1 = await changed(t0, () => trpcPosts(a))
       expect(t1).not.toBe(t0)
       // tRPC → Next: the mutation's invalidateMiddleware makes the Next page stale on both.
       const page2 = await render(a)
-      const m = await fetch(`${b.url}/api/trpc/touchPosts`, { method: 'POST', body: '{}' })
+      const m = await mutate(b)
       expect(m.status).toBe(200)
       expect(await render(a)).not.toBe(page2)
       expect(await trpcPosts(b)).not.toBe(t1)
@@ -181,7 +203,7 @@ describe.each([
       expect((await page(app.url, '/uc')).status).toBe(200)
       expect((await page(app.url, '/')).status).toBe(200)
     }
-    const t = await fetch(`${a.url}/api/trpc/touchPosts`, { method: 'POST', body: '{}' })
+    const t = await mutate(a)
     expect(t.status).toBe(200) // the mutation's result reaches the client
     await valkey.restart()
     // The restarted Valkey is empty: once both instances reconnect, one render is shared again.
@@ -199,7 +221,8 @@ describe.each([
         join(dir, 'node_modules', 'playwright-core', 'index.js')
       )) as Playwright
       const profile = mkdtempSync(join(tmpdir(), 'fc-chromium-'))
-      const browser = await chromium.launch({
+      // A fresh profile directory (Playwright passes it as --user-data-dir).
+      const browser = await chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
         args: [
           '--headless',
@@ -210,7 +233,6 @@ describe.each([
           '--disable-background-networking',
           '--disable-component-update',
           '--disable-sync',
-          `--user-data-dir=${profile}`,
         ],
       })
       try {
@@ -225,7 +247,7 @@ describe.each([
           tab.click('#refresh'),
         ])
         expect(response.status()).toBe(200)
-        const after = await render(b)
+        const after = await changed(before, () => render(b))
         expect(after.split(' ')[0]).not.toBe(before.split(' ')[0])
         expect(after.split(' ')[1]).toBe(`posts:${upstream.current()}`)
       } finally {
