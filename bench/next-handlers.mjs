@@ -38,7 +38,12 @@ const { default: createFortedigital } = await import('@fortedigital/nextjs-cache
 
 const fetchValue = (i) => ({
   kind: 'FETCH',
-  data: { headers: { 'content-type': 'application/json' }, body: `{"i":${i}}`, status: 200, url: `http://api/${i}` },
+  data: {
+    headers: { 'content-type': 'application/json' },
+    body: `{"i":${i}}`,
+    status: 200,
+    url: `http://api/${i}`,
+  },
   revalidate: 3600,
   tags: ['shared', `own:${i}`],
 })
@@ -76,13 +81,13 @@ const forte = createFortedigital({ client: fdClient, keyPrefix: 'bench-forte:' }
 
 const handlers = {
   ferrocache: {
-    set: (key, value, tags) => ferro.set(key, value, { tags, cacheControl: { revalidate: 3600, expire: 86400 } }),
+    set: (key, value, tags) =>
+      ferro.set(key, value, { tags, cacheControl: { revalidate: 3600, expire: 86400 } }),
     get: (key) => ferro.get(key, { kind: 'APP_PAGE' }),
     revalidateTag: (tag) => ferro.revalidateTag(tag),
   },
   '@fortedigital/nextjs-cache-handler': {
-    set: (key, value, tags) =>
-      forte.set(key, { value, lastModified: Date.now(), tags, lifespan: null }, {}),
+    set: (key, value, tags) => forte.set(key, { value, lastModified: Date.now(), tags, lifespan: null }, {}),
     get: (key) => forte.get(key, { implicitTags: [] }),
     revalidateTag: (tag) => forte.revalidateTag(tag),
   },
@@ -103,7 +108,8 @@ for (const size of SIZES) {
     }
     // The entry is gone (or stale) for both.
     const after = await h.get('/e/0')
-    if (after !== null && after !== undefined && name === 'ferrocache') throw new Error('ferrocache entry survived')
+    if (after !== null && after !== undefined && name === 'ferrocache')
+      throw new Error('ferrocache entry survived')
     ;(revalidate[size] ??= {})[name] = median(times)
     console.log(`revalidateTag, ${size} tagged entries, ${name}: ${median(times).toFixed(2)} ms`)
   }
@@ -136,7 +142,9 @@ console.log('| --- | --- | --- | --- |')
 for (const size of SIZES) {
   const f = revalidate[size][F]
   const d = revalidate[size][D]
-  console.log(`| ${size.toLocaleString('en')} | ${f.toFixed(2)} ms | ${d.toFixed(2)} ms | ${(d / f).toFixed(1)}× faster |`)
+  console.log(
+    `| ${size.toLocaleString('en')} | ${f.toFixed(2)} ms | ${d.toFixed(2)} ms | ${(d / f).toFixed(1)}× faster |`,
+  )
 }
 const gf = median(gets[F])
 const gd = median(gets[D])
