@@ -21,7 +21,7 @@ const SIZES = args.sizes.split(',').map(Number)
 const ROUNDS = Number(args.rounds)
 const SLICE = Number(args.slice)
 const CONCURRENCY = 64
-const WRITE_CONCURRENCY = 256
+const WRITE_CONCURRENCY = 64
 
 let url = process.env.VALKEY_URL
 let stopValkey = async () => {}
@@ -77,7 +77,7 @@ const Ferro = createCacheHandler({ url, prefix: 'bench-next:' })
 const ferro = new Ferro()
 const fdClient = createClient({ url })
 await fdClient.connect()
-const forte = createFortedigital({ client: fdClient, keyPrefix: 'bench-forte:' })
+const forte = createFortedigital({ client: fdClient, keyPrefix: 'bench-forte:', timeoutMs: 120_000 })
 
 const handlers = {
   ferrocache: {
