@@ -42,6 +42,18 @@ export declare class NativeEngine {
   close(waitMs: number): Promise<void>
 }
 
+/** Completion id reserved for bus events. */
+export declare const BUS_ID: number
+
+/** Bus event tag: subscription lost (messages may be missed until the next `BUS_SUBSCRIBED`). */
+export declare const BUS_LOST: number
+
+/** Bus event tag: a message (payload = message bytes). */
+export declare const BUS_MESSAGE: number
+
+/** Bus event tag: (re)subscribed (payload = channel); messages may have been missed before it. */
+export declare const BUS_SUBSCRIBED: number
+
 /**
  * Settings of the native engine. The TypeScript `Cache` validates user options and fills the
  * documented defaults before it builds one; every field here is already checked.
@@ -83,6 +95,12 @@ export interface EngineStats {
   compressedWrites: number
 }
 
+/**
+ * The `code` of each error kind the engine reports, in the order of their numbers: an error
+ * completion with tag `n` has code `errorCodes()[n - 1]`.
+ */
+export declare function errorCodes(): Array<string>
+
 /** Escapes glob metacharacters so a literal (a key prefix) can be used in a SCAN MATCH pattern. */
 export declare function escapeGlob(literal: string): string
 
@@ -91,3 +109,51 @@ export declare function escapeGlob(literal: string): string
  * Keys with the same slot can share one multi-key command or script.
  */
 export declare function keySlot(key: string): number
+
+/** Request op: a raw command (arguments follow; the key routes it). */
+export declare const OP_COMMAND: number
+
+/** Request op: delete a key. */
+export declare const OP_DELETE: number
+
+/** Request op: whether a key exists. */
+export declare const OP_EXISTS: number
+
+/** Request op (frame byte 0): read a value. */
+export declare const OP_GET: number
+
+/** Request op: write a value (ttl, fresh time, codec, value, tag markers follow). */
+export declare const OP_SET: number
+
+/**
+ * Bytes at the end of every read's payload: f64 epoch ms until which the value may be kept
+ * in-process (0 = unknown).
+ */
+export declare const READ_TRAILER_BYTES: number
+
+/** Command reply tag: a bulk string (bytes). */
+export declare const REPLY_BULK: number
+
+/** Command reply tag: an integer, as decimal text. */
+export declare const REPLY_INT: number
+
+/** Command reply tag: a nested reply, as JSON text. */
+export declare const REPLY_JSON: number
+
+/** Command reply tag: a status reply (text). */
+export declare const REPLY_STATUS: number
+
+/** Completion status: failed; the tag is the error kind, index into `errorCodes()` plus one. */
+export declare const STATUS_ERROR: number
+
+/** Completion status: a value (its codec in the tag) or a command reply (its `REPLY_*` in the tag). */
+export declare const STATUS_HIT: number
+
+/** Completion status: nothing stored. */
+export declare const STATUS_MISS: number
+
+/** Completion status: a value past its fresh time, within grace. */
+export declare const STATUS_STALE: number
+
+/** Bit of a read's codec tag: the entry carries tags (the codec is the other 7 bits). */
+export declare const TAGGED: number

@@ -8,11 +8,11 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Codec, Encoded } from '../core/codec'
-import { CacheError, InvalidValueError } from '../core/errors'
+import { CacheError, InvalidValueError, codecToCacheError } from '../core/errors'
 import { GraceMemory } from '../tiers/grace-memory'
 import { callLoader, Context, within, type LoaderContext } from './loader'
 import { DOWN, MISS, Stale, type Transport } from '../boundary/transport'
-import { encodeKeys, BUS_CHANNEL } from './bus'
+import { encodeKey, BUS_CHANNEL } from './bus'
 import { L1_MISS, type L1 } from '../tiers/l1'
 
 /** Counters shared with `stats()`. */
@@ -137,7 +137,7 @@ export class SingleFlight {
     else if (entry === DOWN) stale = this.recall(key)
     if (stale !== undefined && plan.graceMs > 0 && entry instanceof Stale) {
       this.counters.staleServed++
-      this.refreshInBackground(key, loader, plan)
+      this.refreshInBackground(key, loader, plan, stale)
       return stale.value
     }
     return this.load(key, loader, plan, plan.graceMs > 0 ? stale : undefined, entry === DOWN)
@@ -150,10 +150,12 @@ export class SingleFlight {
     return new Stale(this.codec.decode(enc.codec, bytes, 0, bytes.length))
   }
 
-  private refreshInBackground(key: string, loader: Loader, plan: Plan): void {
+  private refreshInBackground(key: string, loader: Loader, plan: Plan, stale: Stale): void {
     if (this.refreshing.has(key)) return
     this.refreshing.add(key)
-    this.load(key, loader, plan, undefined, false, true)
+    // The loader sees the expired value (`ctx.stale`) as in any load within grace; the caller
+    // already got it, so a failing refresh is only counted.
+    this.load(key, loader, plan, stale, false, true)
       .catch(() => {}) // counted in loadErrors; the stale value was already served
       .finally(() => this.refreshing.delete(key))
   }
@@ -167,7 +169,7 @@ export class SingleFlight {
     down: boolean,
     background = false,
   ): Promise<unknown> {
-    if (!this.distributed || down) return this.loadHere(key, loader, plan, stale, undefined)
+    if (!this.distributed || down) return this.loadHere(key, loader, plan, stale, undefined, background)
     await this.ensureBus()
     const lockKey = lockKeyOf(key)
     const deadline = Date.now() + plan.lockWaitMs
@@ -180,11 +182,12 @@ export class SingleFlight {
         ;[got, pttl, entry] = await Promise.all([
           this.t.command(lockKey, ['SET', lockKey, token, 'NX', 'PX', String(plan.lockTtlMs)]),
           this.t.command(lockKey, ['PTTL', lockKey]),
-          this.t.getEntry(key),
+          // A re-check, not a lookup of its own: the call's first read already counted.
+          this.t.getEntry(key, false),
         ])
       } catch {
         this.disarm(key, waiter)
-        return this.loadHere(key, loader, plan, stale, undefined) // cannot lock: load here
+        return this.loadHere(key, loader, plan, stale, undefined, background) // cannot lock: load here
       }
       if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) {
         // Loaded by someone else since our first read (their lease may already be gone).
@@ -194,7 +197,7 @@ export class SingleFlight {
       }
       if (got === 'OK') {
         this.disarm(key, waiter)
-        return this.loadHere(key, loader, plan, stale, { lockKey, token })
+        return this.loadHere(key, loader, plan, stale, { lockKey, token }, background)
       }
       if (background) {
         this.disarm(key, waiter)
@@ -229,6 +232,7 @@ export class SingleFlight {
     plan: Plan,
     stale: Stale | undefined,
     lease: Lease | undefined,
+    background = false,
   ): Promise<unknown> {
     this.counters.loads++
     const ctx = new Context(plan.ttlMs, stale?.value, plan.markers, this.toMarkers)
@@ -257,6 +261,8 @@ export class SingleFlight {
       () => clearInterval(renew),
       () => clearInterval(renew),
     )
+    // A background refresh has served its stale value already: nothing to fall back to here.
+    if (background) return finish
     try {
       if (stale !== undefined && plan.timeoutMs !== undefined) {
         const r = await within(finish, plan.timeoutMs)
@@ -294,16 +300,23 @@ export class SingleFlight {
     } catch (e) {
       this.counters.loadErrors++
       this.release(key, lease)
-      throw e
+      // Cycles, functions, symbols, BigInt in json mode, throwing getters: E_SERIALIZE, like set.
+      throw codecToCacheError(e)
     }
     let ttlMs = ctx.ttlMs + plan.graceMs
     if (ctx.markers !== undefined && ctx.markers.length > 0) ttlMs = Math.min(ttlMs, this.opts.tagTtlMs)
     const freshMs = plan.graceMs > 0 ? Math.min(ctx.ttlMs, ttlMs) : 0
-    const write = this.t.set(key, encoded.codec, encoded.data, ttlMs, freshMs, ctx.markers)
+    const write = this.t.set(key, {
+      codecId: encoded.codec,
+      data: encoded.data,
+      ttlMs,
+      freshMs,
+      markers: ctx.markers,
+    })
     if (this.l1 !== undefined) {
       this.l1.delete([key])
       if (lease === undefined && this.distributed) {
-        this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKeys([key])]).catch(() => {})
+        this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKey(key)]).catch(() => {})
       }
     }
     this.release(key, lease)
@@ -318,7 +331,7 @@ export class SingleFlight {
   private release(key: string, lease?: Lease, announce = true): void {
     if (lease === undefined) return
     this.t.command(lease.lockKey, ['EVAL', RELEASE, '1', lease.lockKey, lease.token]).catch(() => {})
-    if (announce) this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKeys([key])]).catch(() => {})
+    if (announce) this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKey(key)]).catch(() => {})
   }
 
   private arm(key: string): Waiter {
