@@ -120,6 +120,7 @@ const KNOWN: Record<CacheErrorCode, true> = {
   E_SERVER: true,
   E_INTERNAL: true,
   E_NOT_IMPLEMENTED: true,
+  E_UNSUPPORTED_RUNTIME: true,
 }
 
 /** Whether a string is one of the codes above (the native engine's codes must all be). */
