@@ -55,32 +55,32 @@ export declare const BUS_MESSAGE: number
 export declare const BUS_SUBSCRIBED: number
 
 /**
- * Settings of the native engine. The TypeScript `Cache` validates user options and fills the
- * documented defaults before it builds one; every field here is already checked.
+ * Settings of the native engine. The TypeScript `Cache` validates user options and fills in the
+ * defaults (one place: `ts/core/defaults.ts`) before it builds one; every field is already checked.
  */
 export interface EngineOptions {
   /** `redis://` or `rediss://` URL; absent (and no `nodes`) = memory-only mode. */
   url?: string
   /** Valkey Cluster seed URLs (`redis://` or `rediss://`), instead of `url`. */
   nodes?: Array<string>
-  /** Connections to each node (default 1). */
-  poolSize?: number
-  /** Connect timeout in milliseconds (default 1000). */
-  connectTimeoutMs?: number
-  /** Per-command timeout in milliseconds (default 500). */
-  commandTimeoutMs?: number
+  /** Connections to each node. */
+  poolSize: number
+  /** Connect timeout in milliseconds. */
+  connectTimeoutMs: number
+  /** Per-command timeout in milliseconds. */
+  commandTimeoutMs: number
   /** Compress payloads of at least this many bytes with lz4; absent = no compression. */
   compressionThreshold?: number
-  /** Largest serialized value accepted, in bytes (default 16 MiB). */
-  maxValueBytes?: number
-  /** Largest key accepted, prefix included, in bytes (default 4096). */
-  maxKeyBytes?: number
-  /** Bound of memory-only mode, in bytes of keys + values (default 64 MiB). */
-  memoryMaxBytes?: number
+  /** Largest serialized value accepted, in bytes. */
+  maxValueBytes: number
+  /** Largest key accepted, prefix included, in bytes. */
+  maxKeyBytes: number
+  /** Bound of memory-only mode, in bytes of keys + values. */
+  memoryMaxBytes: number
   /** PEM of a CA to trust for `rediss://` (for private CAs). */
   tlsCa?: string
-  /** Microseconds the I/O thread keeps polling after a batch before it sleeps (default 100). */
-  ioPollUs?: number
+  /** Microseconds the I/O thread keeps polling after a batch before it sleeps. */
+  ioPollUs: number
 }
 
 /** Counters kept by the native engine since it started. */
