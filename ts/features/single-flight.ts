@@ -14,6 +14,7 @@ import { callLoader, Context, within, type LoaderContext } from './loader'
 import { DOWN, MISS, Stale, type Transport } from '../boundary/transport'
 import { encodeKey, BUS_CHANNEL } from './bus'
 import { L1_MISS, type L1 } from '../tiers/l1'
+import { lockKeyOf } from './tags'
 
 /** Counters shared with `stats()`. */
 export interface FlightCounters {
@@ -28,7 +29,7 @@ export interface FlightCounters {
 export interface Plan {
   ttlMs: number
   /** Marker keys of the entry's tags. */
-  markers?: string[]
+  markers?: Buffer[]
   graceMs: number
   timeoutMs?: number
   lockTtlMs: number
@@ -44,7 +45,7 @@ const RENEW =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
 
 interface Lease {
-  lockKey: string
+  lockKey: Buffer
   token: string
 }
 
@@ -86,7 +87,7 @@ export class SingleFlight {
     private readonly counters: FlightCounters,
     private readonly distributed: boolean,
     private readonly opts: { connectTimeoutMs: number; tagTtlMs: number },
-    private readonly toMarkers: (tags: unknown) => string[],
+    private readonly toMarkers: (tags: unknown) => Buffer[],
   ) {}
 
   run(key: string, loader: Loader, plan: Plan): Promise<unknown> {
@@ -386,14 +387,4 @@ export class SingleFlight {
   }
 }
 
-/**
- * The lease lock of a key, in the same cluster slot as the key (so a cluster keeps the lock and
- * the value in order, like a single node does): a key with a hash tag keeps it; otherwise the
- * whole key becomes the lock's hash tag.
- */
-export function lockKeyOf(key: string): string {
-  const open = key.indexOf('{')
-  const close = open >= 0 ? key.indexOf('}', open + 1) : -1
-  if (close > open + 1) return `${key}\u0000fc-lock`
-  return `{${key}}\u0000fc-lock`
-}
+export { lockKeyOf }
