@@ -13,7 +13,7 @@ const dist = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist')
 const require = createRequire(import.meta.url)
 
 /** The entry points of package.json `exports` that live in dist/. */
-export const ENTRIES = ['index', 'trpc', 'next', 'keyv']
+export const ENTRIES = ['index', 'trpc', 'next', 'keyv', 'next-use-cache']
 
 for (const entry of ENTRIES) {
   const mod = require(join(dist, `${entry}.js`))

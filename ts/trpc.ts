@@ -59,10 +59,35 @@ export interface InvalidateMiddlewareOptions<TCtx = any, TInput = unknown> {
   /** Tags to invalidate after a successful mutation; `data` is the mutation's result. */
   tags: (p: ProcedureInfo<TCtx, TInput> & { data: unknown }) => string[] | Promise<string[]>
   /**
-   * Called when invalidation fails (Valkey down…) after the mutation succeeded; the mutation's
-   * result is then returned. Without it the failure reaches the caller (the cache may be stale).
+   * Called when invalidation still fails after brief retries (Valkey down…) after the mutation
+   * succeeded. The mutation's result is returned either way; the failure is counted in
+   * `trpcStats().invalidationsDropped` (and logged once when there is no `onError`).
    */
   onError?: (error: unknown, p: ProcedureInfo<TCtx, TInput>) => void
+}
+
+/** Delays (ms) before the retries of a failed invalidation in {@link invalidateMiddleware}. */
+const INVALIDATE_RETRY_MS = [50, 250]
+const trpcCounters = { invalidationsDropped: 0 }
+let warnedDrop = false
+
+/** Counters of the tRPC middlewares in this process. */
+export interface TrpcStats {
+  /** Invalidations given up by `invalidateMiddleware` after its retries (Valkey unreachable). */
+  invalidationsDropped: number
+}
+
+/**
+ * Counters of the tRPC middlewares in this process.
+ *
+ * @example
+ * ```ts
+ * import { trpcStats } from 'ferrocache/trpc'
+ * if (trpcStats().invalidationsDropped > 0) alert('some mutations could not invalidate the cache')
+ * ```
+ */
+export function trpcStats(): TrpcStats {
+  return { ...trpcCounters }
 }
 
 /** Options of {@link rateLimitMiddleware}. */
@@ -249,12 +274,31 @@ export function invalidateMiddleware<TCtx = any, TMeta = any, TCtxIn = object, T
       ctx: opts.ctx as ContextOf<TCtx, TCtxIn>,
       path: opts.path,
     }
-    try {
-      const tags = await options.tags({ ...p, data: r.data })
-      if (tags.length > 0) await cache.invalidateTags(tags)
-    } catch (e) {
-      if (!options.onError) throw e
-      options.onError(e, p)
+    const tags = await options.tags({ ...p, data: r.data })
+    if (tags.length === 0) return r
+    // The mutation has happened: its result must reach the client whatever the cache does. A
+    // failed invalidation (Valkey down) is retried briefly, then counted and handed to onError —
+    // never turned into an error response carrying infrastructure detail.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await cache.invalidateTags(tags)
+        break
+      } catch (e) {
+        if (attempt < INVALIDATE_RETRY_MS.length) {
+          await new Promise((ok) => setTimeout(ok, INVALIDATE_RETRY_MS[attempt]))
+          continue
+        }
+        trpcCounters.invalidationsDropped++
+        if (options.onError) options.onError(e, p)
+        else if (!warnedDrop) {
+          warnedDrop = true
+          console.warn(
+            `[ferrocache/trpc] invalidateMiddleware: could not invalidate ${JSON.stringify(tags)} after a ` +
+              `successful mutation (${(e as Error)?.message}); the mutation's result was returned. Counted in trpcStats().`,
+          )
+        }
+        break
+      }
     }
     return r
   }

@@ -20,6 +20,7 @@ export type CacheErrorCode =
   | 'E_SERVER'
   | 'E_INTERNAL'
   | 'E_NOT_IMPLEMENTED'
+  | 'E_UNSUPPORTED_RUNTIME'
 
 /** Base class of every ferrocache error. */
 export class CacheError extends Error {
@@ -128,6 +129,7 @@ const KNOWN: Record<CacheErrorCode, true> = {
   E_SERVER: true,
   E_INTERNAL: true,
   E_NOT_IMPLEMENTED: true,
+  E_UNSUPPORTED_RUNTIME: true,
 }
 
 /** Whether a string is one of the codes above (the native engine's codes must all be). */
