@@ -16,13 +16,14 @@ import { observedGetOrSet } from './features/observe'
 import { OtelBridge, serverOf } from './features/otel'
 import type { FlightTrace } from './features/single-flight'
 import type { CacheEventListener, CacheEventType, ProcedureStats } from './features/telemetry'
-import { inspect, keys, type InspectOptions, type InspectReport } from './features/inspect'
+import { inspect, type InspectOptions, type InspectReport } from './features/inspect'
 import type { CacheOptions, ResolvedOptions } from './core/options'
 import { entryWriteOf, planOf, writeOf, type GetOrSetOptions, type SetOptions } from './core/plan'
 import { Shared } from './context'
 import type { Loader } from './features/single-flight'
 import type { LoaderContext } from './features/loader'
 import type { SetRequest } from './boundary/transport'
+import { scanKeys } from './features/scan'
 import { markerKeys } from './features/tags'
 
 export type { GetOrSetOptions, SetOptions } from './core/plan'
@@ -250,19 +251,6 @@ export class Cache {
   }
 
   /**
-   * Keys under this cache's prefix (prefix stripped), optionally matching a glob; SCAN on every
-   * primary, in bounded batches (never KEYS). Internal keys (tag markers, leases) are skipped.
-   *
-   * @example
-   * ```ts
-   * for await (const key of cache.keys('user:*')) console.log(key)
-   * ```
-   */
-  keys(pattern?: string): AsyncIterable<string> {
-    return keys(this, pattern)
-  }
-
-  /**
    * Deletes a key; resolves `true` when it existed.
    *
    * @example
@@ -392,6 +380,19 @@ export class Cache {
       )
     }
     return this.scanDelete(escapeGlob(this.prefix) + pattern)
+  }
+
+  /**
+   * The keys under this cache's prefix (prefix stripped), optionally only those matching a glob:
+   * an async iterator over SCAN pages (bounded memory, never KEYS), every primary of a cluster.
+   *
+   * @example
+   * ```ts
+   * for await (const key of cache.keys('user:*')) console.log(key)
+   * ```
+   */
+  keys(pattern?: string): AsyncGenerator<string> {
+    return scanKeys(this.shared.transport, this.prefix, pattern)
   }
 
   /**

@@ -17,6 +17,7 @@ export {
   ConnectionError,
   TimeoutError,
   AuthError,
+  NoPermissionError,
   ClosedError,
 } from './core/errors'
 export type { CacheErrorCode } from './core/errors'

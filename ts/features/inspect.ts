@@ -4,8 +4,7 @@
  * on any database size: SCAN with COUNT (never KEYS), at most `maxScanBatches` batches per server
  * with a pause between them, `MEMORY USAGE` on at most `sample` keys.
  */
-import { escapeGlob } from '../boundary/binding'
-import { CacheError, InvalidOptionError } from '../core/errors'
+import { InvalidOptionError } from '../core/errors'
 import type { Cache } from '../cache'
 import type { CacheStats } from './metrics'
 import { endpointOf, ReplyError, RespConnection, text, type Endpoint, type Reply } from './resp'
@@ -289,40 +288,4 @@ export async function inspect(cache: Cache, options?: InspectOptions): Promise<I
   report.keys.biggest = sized.slice(0, top)
   report.keys.tagMarkers = markers
   return report
-}
-
-/** Implements `cache.keys(pattern)`: SCAN MATCH on every primary, prefix stripped. */
-export async function* keys(cache: Cache, pattern = '*'): AsyncIterable<string> {
-  if (typeof pattern !== 'string' || pattern === '')
-    throw new InvalidOptionError('keys(pattern): pattern must be a non-empty glob')
-  if (cache._mode === 'memory') {
-    throw new CacheError(
-      'E_NOT_IMPLEMENTED',
-      'keys() needs Valkey (url or nodes); the memory store is not enumerable',
-    )
-  }
-  const opts = cache._options
-  const timeoutMs = Math.max(opts.connectTimeoutMs, opts.commandTimeoutMs, 2000)
-  const connect = (ep: Endpoint) => RespConnection.open(ep, { timeoutMs, tlsCa: opts.tlsCa })
-  const internal = internalMatchers(opts.prefix)
-  const match = escapeGlob(cache.prefix) + pattern
-  for (const n of (await discover(cache, connect)).filter((x) => x.primary)) {
-    const c = await connect(n.endpoint)
-    try {
-      let cursor = '0'
-      do {
-        const reply = c.check(
-          await c.call(['SCAN', cursor, 'MATCH', match, 'COUNT', SCAN_COUNT]),
-          'SCAN',
-        ) as Reply[]
-        cursor = text(reply[0])
-        for (const b of reply[1] as Buffer[]) {
-          if (!internal.isMarker(b) && !internal.isLease(b))
-            yield b.toString('utf8').slice(cache.prefix.length)
-        }
-      } while (cursor !== '0')
-    } finally {
-      c.close()
-    }
-  }
 }
