@@ -34,7 +34,15 @@ export class Shared {
   readonly opts: ResolvedOptions
   readonly codec: Codec
   readonly transport: Transport
-  readonly counters: FlightCounters = { loads: 0, loadErrors: 0, coalesced: 0, lockWaits: 0, staleServed: 0 }
+  readonly counters: FlightCounters = {
+    loads: 0,
+    loadErrors: 0,
+    coalesced: 0,
+    lockWaits: 0,
+    staleServed: 0,
+    refreshes: 0,
+    refreshErrors: 0,
+  }
   readonly flights: SingleFlight
   readonly l1?: L1
   private readonly distributed: boolean

@@ -70,6 +70,12 @@ export class Transport {
   onBus?: (tag: number, payload: Buffer) => void
   /** The in-process tier reads fill, when enabled. */
   l1?: L1
+  /**
+   * Epoch ms until which the entry of the last `getEntryThen` callback is fresh (0 = unknown or not
+   * a hit): read synchronously inside the callback. Refresh-ahead computes an entry's age from it,
+   * so a hit costs no extra round trip.
+   */
+  lastUntil = 0
   private keys: string[] = []
   private epochs: number[] = []
   private out = Buffer.allocUnsafe(INITIAL_FRAME)
@@ -380,10 +386,12 @@ export class Transport {
   }
 
   private entry(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): unknown {
+    this.lastUntil = 0
     if (status !== STATUS_HIT && status !== STATUS_STALE) return MISS
     try {
       const codec = tag & 0x7f
       const value = this.codec.decode(codec, chunk, start, end - 8)
+      if (status === STATUS_HIT) this.lastUntil = chunk.readDoubleLE(end - 8)
       if (status === STATUS_HIT && this.l1 !== undefined) {
         const until = chunk.readDoubleLE(end - 8)
         this.l1.fill(this.keys[id], value, codec, chunk, start, end - 8, until, tag > 0x7f, this.epochs[id])

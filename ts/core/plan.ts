@@ -34,6 +34,11 @@ export interface GetOrSetOptions {
   lockWaitMs?: number
   /** A loader still pending after this many ms is abandoned with `E_TIMEOUT` (default 30000). */
   hardTimeoutMs?: number
+  /**
+   * Refresh-ahead, `0 < r < 1`: a hit on an entry older than `r × ttl` returns at once and starts
+   * one background refresh (one across processes, under the getOrSet lease). Default off.
+   */
+  refreshAhead?: number
 }
 
 /** A checked write: lifetime in ms and the marker keys of its tags. */
@@ -69,5 +74,18 @@ export function planOf(o: GetOrSetOptions | undefined, opts: ResolvedOptions): P
     lockTtlMs: ms('lockTtlMs', o?.lockTtlMs, 5000),
     lockWaitMs: ms('lockWaitMs', o?.lockWaitMs, 10_000),
     hardTimeoutMs: ms('hardTimeoutMs', o?.hardTimeoutMs, 30_000),
+    refreshWithinMs: refreshWithin(o?.refreshAhead, w.ttlMs),
   }
+}
+
+/** Refresh-ahead as "the last ms of the entry's life in which a hit refreshes it". */
+function refreshWithin(r: unknown, ttlMs: number): number | undefined {
+  if (r === undefined) return undefined
+  if (typeof r !== 'number' || !(r > 0 && r < 1)) {
+    throw new InvalidOptionError(
+      `option \`refreshAhead\` must be a fraction of the ttl between 0 and 1 (exclusive), e.g. 0.8; got ${String(r)}`,
+    )
+  }
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) return undefined // no expiry: nothing to refresh ahead of
+  return (1 - r) * ttlMs
 }

@@ -11,6 +11,10 @@ export interface CacheStats {
   coalesced: number
   lockWaits: number
   staleServed: number
+  /** Refresh-ahead loads run by this process. */
+  refreshes: number
+  /** Refresh-ahead loads that failed (the current value stayed in place). */
+  refreshErrors: number
   errors: number
   bytesWritten: number
   bytesRead: number

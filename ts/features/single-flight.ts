@@ -22,6 +22,10 @@ export interface FlightCounters {
   coalesced: number
   lockWaits: number
   staleServed: number
+  /** Refresh-ahead loads run here (background, under the lease). */
+  refreshes: number
+  /** Refresh-ahead loads that failed (the current value stayed in place). */
+  refreshErrors: number
 }
 
 /** A resolved `getOrSet` plan (all times in ms). */
@@ -34,6 +38,13 @@ export interface Plan {
   lockTtlMs: number
   lockWaitMs: number
   hardTimeoutMs: number
+  /** Refresh-ahead: a hit within this many ms of the entry's expiry starts a background refresh. */
+  refreshWithinMs?: number
+}
+
+/** A refresh-ahead: the value the hit returned (the loader's `ctx.stale`). */
+interface Ahead {
+  value: unknown
 }
 
 export type Loader = (ctx: LoaderContext) => unknown
@@ -106,8 +117,13 @@ export class SingleFlight {
       this.t.getEntryThen(
         key,
         (entry) => {
-          if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) settle(entry)
-          else settle(this.joinOrLoad(key, entry, loader, plan))
+          if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) {
+            // The entry's age comes with the read (its fresh-until time): no extra round trip.
+            if (plan.refreshWithinMs !== undefined && due(this.t.lastUntil, plan)) {
+              this.refreshAhead(key, entry, loader, plan)
+            }
+            settle(entry)
+          } else settle(this.joinOrLoad(key, entry, loader, plan))
         },
         fail,
       )
@@ -158,6 +174,18 @@ export class SingleFlight {
       .finally(() => this.refreshing.delete(key))
   }
 
+  /**
+   * A hit past its refresh point: one background load per key here, and under the lease one
+   * across processes; the caller already has the current value. A failure leaves it in place.
+   */
+  private refreshAhead(key: string, value: unknown, loader: Loader, plan: Plan): void {
+    if (this.refreshing.has(key) || this.flights.has(key)) return
+    this.refreshing.add(key)
+    this.load(key, loader, plan, undefined, false, { value })
+      .catch(() => this.counters.refreshErrors++)
+      .finally(() => this.refreshing.delete(key))
+  }
+
   /** Loads under the lease (or without one when Valkey is down or in memory mode). */
   private async load(
     key: string,
@@ -165,9 +193,10 @@ export class SingleFlight {
     plan: Plan,
     stale: Stale | undefined,
     down: boolean,
-    background = false,
+    background: boolean | Ahead = false,
   ): Promise<unknown> {
-    if (!this.distributed || down) return this.loadHere(key, loader, plan, stale, undefined)
+    const ahead = typeof background === 'object' ? background : undefined
+    if (!this.distributed || down) return this.loadHere(key, loader, plan, stale, undefined, ahead)
     await this.ensureBus()
     const lockKey = lockKeyOf(key)
     const deadline = Date.now() + plan.lockWaitMs
@@ -176,17 +205,32 @@ export class SingleFlight {
       const token = randomBytes(16).toString('hex')
       const waiter = this.arm(key)
       let got: unknown, pttl: unknown, entry: unknown
+      let until = 0
       try {
         ;[got, pttl, entry] = await Promise.all([
           this.t.command(lockKey, ['SET', lockKey, token, 'NX', 'PX', String(plan.lockTtlMs)]),
           this.t.command(lockKey, ['PTTL', lockKey]),
-          this.t.getEntry(key),
+          ahead === undefined
+            ? this.t.getEntry(key)
+            : new Promise((resolve, reject) =>
+                this.t.getEntryThen(
+                  key,
+                  (e) => {
+                    until = this.t.lastUntil
+                    resolve(e)
+                  },
+                  reject,
+                ),
+              ),
         ])
       } catch {
         this.disarm(key, waiter)
+        if (ahead !== undefined) throw new CacheError('E_CONNECTION', 'cannot take the refresh lease')
         return this.loadHere(key, loader, plan, stale, undefined) // cannot lock: load here
       }
-      if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) {
+      const hit = entry !== MISS && entry !== DOWN && !(entry instanceof Stale)
+      // A refresh-ahead is done when the entry read under the lock is no longer due (someone refreshed it).
+      if (hit && (ahead === undefined || !due(until, plan))) {
         // Loaded by someone else since our first read (their lease may already be gone).
         this.disarm(key, waiter)
         if (got === 'OK') this.release(key, { lockKey, token }, false)
@@ -194,7 +238,7 @@ export class SingleFlight {
       }
       if (got === 'OK') {
         this.disarm(key, waiter)
-        return this.loadHere(key, loader, plan, stale, { lockKey, token })
+        return this.loadHere(key, loader, plan, stale, { lockKey, token }, ahead)
       }
       if (background) {
         this.disarm(key, waiter)
@@ -229,9 +273,11 @@ export class SingleFlight {
     plan: Plan,
     stale: Stale | undefined,
     lease: Lease | undefined,
+    ahead?: Ahead,
   ): Promise<unknown> {
     this.counters.loads++
-    const ctx = new Context(plan.ttlMs, stale?.value, plan.markers, this.toMarkers)
+    if (ahead !== undefined) this.counters.refreshes++
+    const ctx = new Context(plan.ttlMs, ahead ? ahead.value : stale?.value, plan.markers, this.toMarkers)
     let renew: NodeJS.Timeout | undefined
     if (lease !== undefined) {
       renew = setInterval(
@@ -371,6 +417,11 @@ export class SingleFlight {
     this.busSubscribed?.()
     for (const set of this.waiters.values()) for (const w of set) w.fire()
   }
+}
+
+/** Whether an entry fresh until `until` (epoch ms, 0 = unknown) is past its refresh-ahead point. */
+function due(until: number, plan: Plan): boolean {
+  return until > 0 && until - Date.now() <= (plan.refreshWithinMs as number)
 }
 
 /**
