@@ -19,6 +19,7 @@ import { resolveOptions, type CacheOptions, type ResolvedOptions } from './core/
 import { SingleFlight, type FlightCounters } from './features/single-flight'
 import { markerKeys } from './features/tags'
 import { Transport } from './boundary/transport'
+import type { WriteThroughCounters } from './features/write-through'
 
 export function codecToCacheError(e: unknown): CacheError {
   if (e instanceof CacheError) return e
@@ -34,7 +35,7 @@ export class Shared {
   readonly opts: ResolvedOptions
   readonly codec: Codec
   readonly transport: Transport
-  readonly counters: FlightCounters = {
+  readonly counters: FlightCounters & WriteThroughCounters = {
     loads: 0,
     loadErrors: 0,
     coalesced: 0,
@@ -42,6 +43,7 @@ export class Shared {
     staleServed: 0,
     refreshes: 0,
     refreshErrors: 0,
+    writeThroughErrors: 0,
   }
   readonly flights: SingleFlight
   readonly l1?: L1

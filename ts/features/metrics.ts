@@ -15,6 +15,8 @@ export interface CacheStats {
   refreshes: number
   /** Refresh-ahead loads that failed (the current value stayed in place). */
   refreshErrors: number
+  /** writeThrough calls whose caching failed after the source was written (key invalidated). */
+  writeThroughErrors: number
   errors: number
   bytesWritten: number
   bytesRead: number

@@ -42,9 +42,14 @@ export interface Plan {
   refreshWithinMs?: number
 }
 
-/** A refresh-ahead: the value the hit returned (the loader's `ctx.stale`). */
+/**
+ * A background load that replaces a present entry: a refresh-ahead (`value`: what the hit
+ * returned, the loader's `ctx.stale`) or a forced reload (`since`: entries written after this
+ * epoch ms are new enough).
+ */
 interface Ahead {
   value: unknown
+  since?: number
 }
 
 export type Loader = (ctx: LoaderContext) => unknown
@@ -84,6 +89,8 @@ export class SingleFlight {
   private readonly refreshing = new Set<string>()
   private readonly waiters = new Map<string, Set<Waiter>>()
   private readonly memory = new GraceMemory(1000)
+  /** Keys written through while a load of theirs ran here: that load's value is not cached. */
+  private readonly fenced = new Set<string>()
   private bus?: Promise<void>
   /** The bus was subscribed at least once (it may have been started by the L1 tier). */
   private busUp = false
@@ -141,6 +148,7 @@ export class SingleFlight {
     this.flights.set(key, p)
     const done = (): void => {
       if (this.flights.get(key) === p) this.flights.delete(key)
+      if (!this.refreshing.has(key)) this.fenced.delete(key)
     }
     p.then(done, done)
     return p
@@ -171,7 +179,10 @@ export class SingleFlight {
     this.refreshing.add(key)
     this.load(key, loader, plan, undefined, false, true)
       .catch(() => {}) // counted in loadErrors; the stale value was already served
-      .finally(() => this.refreshing.delete(key))
+      .finally(() => {
+        this.refreshing.delete(key)
+        if (!this.flights.has(key)) this.fenced.delete(key)
+      })
   }
 
   /**
@@ -183,7 +194,10 @@ export class SingleFlight {
     this.refreshing.add(key)
     this.load(key, loader, plan, undefined, false, { value })
       .catch(() => this.counters.refreshErrors++)
-      .finally(() => this.refreshing.delete(key))
+      .finally(() => {
+        this.refreshing.delete(key)
+        if (!this.flights.has(key)) this.fenced.delete(key)
+      })
   }
 
   /** Loads under the lease (or without one when Valkey is down or in memory mode). */
@@ -230,7 +244,7 @@ export class SingleFlight {
       }
       const hit = entry !== MISS && entry !== DOWN && !(entry instanceof Stale)
       // A refresh-ahead is done when the entry read under the lock is no longer due (someone refreshed it).
-      if (hit && (ahead === undefined || !due(until, plan))) {
+      if (hit && (ahead === undefined || newEnough(until, plan, ahead))) {
         // Loaded by someone else since our first read (their lease may already be gone).
         this.disarm(key, waiter)
         if (got === 'OK') this.release(key, { lockKey, token }, false)
@@ -276,7 +290,7 @@ export class SingleFlight {
     ahead?: Ahead,
   ): Promise<unknown> {
     this.counters.loads++
-    if (ahead !== undefined) this.counters.refreshes++
+    if (ahead !== undefined && ahead.since === undefined) this.counters.refreshes++
     const ctx = new Context(plan.ttlMs, ahead ? ahead.value : stale?.value, plan.markers, this.toMarkers)
     let renew: NodeJS.Timeout | undefined
     if (lease !== undefined) {
@@ -331,6 +345,12 @@ export class SingleFlight {
     plan: Plan,
     lease?: Lease,
   ): Promise<unknown> {
+    if (this.fenced.has(key)) {
+      // Written through while this load ran: its value may predate the write, so it is returned
+      // to its callers but not cached (the written value wins).
+      this.release(key, lease)
+      return value
+    }
     let encoded: Encoded
     try {
       if (value === undefined) {
@@ -365,6 +385,77 @@ export class SingleFlight {
     if (lease === undefined) return
     this.t.command(lease.lockKey, ['EVAL', RELEASE, '1', lease.lockKey, lease.token]).catch(() => {})
     if (announce) this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKeys([key])]).catch(() => {})
+  }
+
+  /**
+   * Loads a key even when present (a forced warm), under the lease and the in-process flight:
+   * resolves true when the loader ran here, false when a load elsewhere made it new already.
+   */
+  reload(key: string, loader: Loader, plan: Plan): Promise<boolean> {
+    const flight = this.flights.get(key)
+    if (flight !== undefined) {
+      this.counters.coalesced++
+      return flight.then(() => false)
+    }
+    let ran = false
+    const counted: Loader = (ctx) => {
+      ran = true
+      return loader(ctx)
+    }
+    const p = this.load(key, counted, plan, undefined, false, { value: undefined, since: Date.now() })
+    this.flights.set(key, p)
+    const done = (): void => {
+      if (this.flights.get(key) === p) this.flights.delete(key)
+      if (!this.refreshing.has(key)) this.fenced.delete(key)
+    }
+    p.then(done, done)
+    return p.then(() => ran)
+  }
+
+  /**
+   * Runs `fn` holding the key's getOrSet lease, so no load of the key (here or in another
+   * process) is running meanwhile: a load that started earlier finishes and stores first. Waits
+   * at most `waitMs` for the lease, then runs `fn` anyway. Loads running here are fenced: their
+   * values are not cached. Announces the key when done (waiters re-check, L1s drop it).
+   */
+  async underLease<T>(key: string, lockTtlMs: number, waitMs: number, fn: () => Promise<T>): Promise<T> {
+    if (this.flights.has(key) || this.refreshing.has(key)) this.fenced.add(key)
+    this.memory.forget(key)
+    if (!this.distributed) return fn()
+    await this.ensureBus()
+    const lockKey = lockKeyOf(key)
+    const deadline = Date.now() + waitMs
+    for (;;) {
+      const token = randomBytes(16).toString('hex')
+      const waiter = this.arm(key)
+      let got: unknown, pttl: unknown
+      try {
+        ;[got, pttl] = await Promise.all([
+          this.t.command(lockKey, ['SET', lockKey, token, 'NX', 'PX', String(lockTtlMs)]),
+          this.t.command(lockKey, ['PTTL', lockKey]),
+        ])
+      } catch {
+        this.disarm(key, waiter)
+        return fn() // Valkey unreachable: fn's own write fails and is handled by the caller
+      }
+      const left = deadline - Date.now()
+      if (got === 'OK' || left <= 0) {
+        this.disarm(key, waiter)
+        try {
+          return await fn()
+        } finally {
+          if (got === 'OK') this.release(key, { lockKey, token })
+        }
+      }
+      const lease = typeof pttl === 'number' && pttl > 0 ? pttl + 5 : lockTtlMs
+      await waiter.wait(Math.min(lease, left))
+      this.disarm(key, waiter)
+    }
+  }
+
+  /** Forgets what this process remembers of a key for fail-safe (its source changed). */
+  forget(key: string): void {
+    this.memory.forget(key)
   }
 
   private arm(key: string): Waiter {
@@ -417,6 +508,12 @@ export class SingleFlight {
     this.busSubscribed?.()
     for (const set of this.waiters.values()) for (const w of set) w.fire()
   }
+}
+
+/** Whether the entry read under the lock already replaces what a background load was for. */
+function newEnough(until: number, plan: Plan, ahead: Ahead): boolean {
+  if (ahead.since === undefined) return !due(until, plan)
+  return until > 0 && until - plan.ttlMs >= ahead.since // written (fresh-until − ttl) since then
 }
 
 /** Whether an entry fresh until `until` (epoch ms, 0 = unknown) is past its refresh-ahead point. */
