@@ -11,7 +11,10 @@ import type { Cache } from '../cache'
 
 /** One journaled write as stored. `op` 's' = set, 'd' = delete. */
 export interface Journaled {
+  /** The entry's id in its partition's stream. */
   id: string
+  /** Unique across partitions and stable across redeliveries: what `flush` sees as `id`. */
+  uid: string
   key: string
   op: 's' | 'd'
   codec: number
@@ -64,7 +67,7 @@ export function partitionOf(key: string, partitions: number): number {
 
 type Fields = (string | null)[]
 
-function parseEntry(raw: unknown): Journaled | undefined {
+function parseEntry(raw: unknown, part: number): Journaled | undefined {
   if (!Array.isArray(raw) || typeof raw[0] !== 'string') return undefined
   const f = raw[1] as Fields | null
   if (!Array.isArray(f)) return undefined // deleted while pending
@@ -75,16 +78,16 @@ function parseEntry(raw: unknown): Journaled | undefined {
   if (key === undefined || (op !== 's' && op !== 'd')) return undefined
   const v = m.get('v') ?? ''
   const data = m.get('e') === 'b' ? Buffer.from(v, 'base64') : v
-  return { id: raw[0], key, op, codec: Number(m.get('c') ?? 0), data }
+  return { id: raw[0], uid: `${part}-${raw[0]}`, key, op, codec: Number(m.get('c') ?? 0), data }
 }
 
 /** Entries from an XREADGROUP reply ([[stream, entries]] in RESP2 or RESP3 form), oldest first. */
-function entriesOf(reply: unknown): Journaled[] {
+function entriesOf(reply: unknown, part: number): Journaled[] {
   if (!Array.isArray(reply) || reply.length === 0) return []
   const first = reply[0] as unknown[]
   const list = Array.isArray(first) ? first[1] : undefined
   if (!Array.isArray(list)) return []
-  return list.map(parseEntry).filter((e): e is Journaled => e !== undefined)
+  return list.map((r) => parseEntry(r, part)).filter((e): e is Journaled => e !== undefined)
 }
 
 export class StreamJournal implements Journal {
@@ -207,16 +210,18 @@ export class StreamJournal implements Journal {
       const gone = Array.isArray(r?.[2]) ? (r[2] as string[]) : []
       if (gone.length > 0) await this.cmd(s, ['XACK', s, GROUP, ...gone])
       if (claimed.length === 0) return [] // not idle yet: the owner may still be alive
-      const ours = claimed.map(parseEntry).filter((e): e is Journaled => e !== undefined)
+      const ours = claimed.map((c) => parseEntry(c, part)).filter((e): e is Journaled => e !== undefined)
       if (ours.length > 0) return ours
     }
     // 2. Our own unfinished entries (a restart under the same consumer name), then new ones.
     const mine = entriesOf(
       await this.cmd(s, ['XREADGROUP', 'GROUP', GROUP, this.consumer, 'COUNT', String(count), 'STREAMS', s, '0']),
+      part,
     )
     if (mine.length > 0) return mine
     return entriesOf(
       await this.cmd(s, ['XREADGROUP', 'GROUP', GROUP, this.consumer, 'COUNT', String(count), 'STREAMS', s, '>']),
+      part,
     )
   }
 
@@ -231,7 +236,7 @@ export class StreamJournal implements Journal {
     const v = binary ? (e.data as Buffer).toString('base64') : (e.data as string)
     await this.cmd(this.deadKey, [
       'XADD', this.deadKey, '*', 'k', e.key, 'o', e.op, 'c', String(e.codec), 'e', binary ? 'b' : 't', 'v', v,
-      'a', String(attempts), 'err', error, 'src', e.id,
+      'a', String(attempts), 'err', error, 'src', e.uid,
     ])
   }
 
@@ -239,12 +244,12 @@ export class StreamJournal implements Journal {
     const raw = (await this.cmd(this.deadKey, ['XRANGE', this.deadKey, '-', '+', 'COUNT', String(count)])) as unknown[]
     const out: DeadRecord[] = []
     for (const r of Array.isArray(raw) ? raw : []) {
-      const e = parseEntry(r)
+      const e = parseEntry(r, -1)
       if (e === undefined) continue
       const f = (r as [string, Fields])[1]
       const m = new Map<string, string>()
       for (let i = 0; i + 1 < f.length; i += 2) m.set(String(f[i]), String(f[i + 1]))
-      out.push({ ...e, id: m.get('src') ?? e.id, attempts: Number(m.get('a') ?? 0), error: m.get('err') ?? '' })
+      out.push({ ...e, uid: m.get('src') ?? e.id, attempts: Number(m.get('a') ?? 0), error: m.get('err') ?? '' })
     }
     return out
   }
@@ -299,7 +304,7 @@ export class MemoryJournal implements Journal {
 
   append(_part: number, key: string, op: 's' | 'd', codec: number, data: string | Uint8Array): Promise<string> {
     const id = `${Date.now()}-${++this.seq}`
-    this.entries.push({ id, key, op, codec, data: typeof data === 'string' ? data : Buffer.from(data) })
+    this.entries.push({ id, uid: id, key, op, codec, data: typeof data === 'string' ? data : Buffer.from(data) })
     return Promise.resolve(id)
   }
   acquire(): Promise<number[]> {

@@ -197,7 +197,7 @@ class Writer implements WriteBehind {
 
   async deadLetters(): Promise<DeadLetter[]> {
     const dead = await this.journal.deadLetters(DEAD_LETTERS_READ)
-    return dead.map((e) => ({ id: e.id, key: e.key, value: this.decode(e), attempts: e.attempts, error: e.error }))
+    return dead.map((e) => ({ id: e.uid, key: e.key, value: this.decode(e), attempts: e.attempts, error: e.error }))
   }
 
   async close(): Promise<void> {
@@ -297,7 +297,7 @@ class Writer implements WriteBehind {
     let error: unknown
     for (let attempt = 1; attempt <= this.o.maxAttempts; attempt++) {
       try {
-        await this.o.flush(batch.map(({ e, value }) => ({ id: e.id, key: e.key, value, attempts: attempt })))
+        await this.o.flush(batch.map(({ e, value }) => ({ id: e.uid, key: e.key, value, attempts: attempt })))
         return true
       } catch (err) {
         error = err
