@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, inject, it } from 'vitest'
 import { Cache } from '../ts/index'
 import { valkeyCommand } from '../scripts/valkey.mjs'
+import { clusterNodes } from './cluster-nodes'
 import { cacheFactory, rejection, uniquePrefix } from './contract'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -24,7 +25,9 @@ function worker(args: string[]): Promise<Report> {
   child.stderr.on('data', (d) => (err += d))
   return new Promise((resolve, reject) =>
     child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`worker ${code}: ${err}`)),
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').pop()!))
+        : reject(new Error(`worker ${code}: ${err}`)),
     ),
   )
 }
@@ -54,7 +57,7 @@ describe('refresh-ahead (valkey, 4 processes)', () => {
   }, 60_000)
 })
 
-function suite(mode: string, base: () => { url?: string }): void {
+function suite(mode: string, base: () => { url?: string; nodes?: string[] }): void {
   const { make } = cacheFactory(`ra-${mode}`, base)
   describe(`refresh-ahead (${mode})`, () => {
     it('a key read continuously for 3× its ttl never misses and never waits for its loader', async () => {
@@ -112,3 +115,4 @@ function suite(mode: string, base: () => { url?: string }): void {
 
 suite('valkey', () => ({ url: inject('valkeyUrl') }))
 suite('memory', () => ({}))
+suite('cluster', () => ({ nodes: clusterNodes() }))

@@ -1,6 +1,7 @@
 /** cache.warm on a real Valkey and in memory: one load per key, bounded concurrency and memory. */
 import { describe, expect, inject, it } from 'vitest'
 import { Cache, type CacheOptions, type WarmEntry } from '../ts/index'
+import { clusterNodes } from './cluster-nodes'
 import { cacheFactory, uniquePrefix } from './contract'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -120,3 +121,5 @@ function suite(mode: string, base: () => CacheOptions): void {
 
 suite('valkey', () => ({ url: inject('valkeyUrl') }))
 suite('memory', () => ({}))
+
+suite('cluster', () => ({ nodes: clusterNodes() }))

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, inject, it } from 'vitest'
 import { Cache, type CacheOptions, type WriteBehindEntry } from '../ts/index'
 import { valkeyCommand } from '../scripts/valkey.mjs'
+import { clusterNodes } from './cluster-nodes'
 import { cacheFactory, uniquePrefix } from './contract'
 
 const worker = join(__dirname, 'fixtures/write-behind-worker.mjs')
@@ -47,7 +48,7 @@ describe('write-behind (valkey, processes)', () => {
     const stats = JSON.parse(cOut.trim().split('\n').pop()!)
     expect(stats.deadLettered).toBe(0)
     expect(stats.flushed).toBeGreaterThan(0)
-    const all = (await valkeyCommand(url, 'HGETALL', sink)) as Buffer[]
+    const all = (await valkeyCommand(url, 'HGETALL', sink)) as unknown as Buffer[]
     const got = new Map<string, { value: number }>()
     for (let i = 0; i < all.length; i += 2) got.set(String(all[i]), JSON.parse(String(all[i + 1])))
     expect(got.size).toBe(500)
@@ -64,7 +65,12 @@ function suite(mode: string, base: () => CacheOptions): void {
   const sinkOf = () => {
     const rows = new Map<string, unknown>()
     const calls: WriteBehindEntry[][] = []
-    return { rows, calls, flush: (batch: WriteBehindEntry[]) => void (calls.push(batch), batch.forEach((e) => rows.set(e.key, e.value))) }
+    return {
+      rows,
+      calls,
+      flush: (batch: WriteBehindEntry[]) =>
+        void (calls.push(batch), batch.forEach((e) => rows.set(e.key, e.value))),
+    }
   }
 
   describe(`write-behind (${mode})`, () => {
@@ -85,7 +91,10 @@ function suite(mode: string, base: () => CacheOptions): void {
       expect(sink.rows.has('gone')).toBe(true)
       expect(sink.rows.get('gone')).toBeUndefined()
       // Per key, versions reach flush in order, and a batch carries one write per key.
-      const seen = sink.calls.flat().filter((e) => e.key === 'counter').map((e) => e.value as number)
+      const seen = sink.calls
+        .flat()
+        .filter((e) => e.key === 'counter')
+        .map((e) => e.value as number)
       expect([...seen].sort((a, b) => a - b)).toEqual(seen)
       for (const batch of sink.calls) {
         expect(new Set(batch.map((e) => e.key)).size).toBe(batch.length)
@@ -147,7 +156,12 @@ function suite(mode: string, base: () => CacheOptions): void {
       expect(Object.fromEntries(sink.rows)).toEqual({ a: 1, b: 2 })
       const dead = await writer.deadLetters()
       expect(dead).toHaveLength(1)
-      expect(dead[0]).toMatchObject({ key: 'bad', value: { x: 1 }, attempts: 3, error: 'violates a constraint' })
+      expect(dead[0]).toMatchObject({
+        key: 'bad',
+        value: { x: 1 },
+        attempts: 3,
+        error: 'violates a constraint',
+      })
       expect(typeof dead[0].id).toBe('string')
       expect(writer.stats().deadLettered).toBe(1)
       await writer.close()
@@ -156,10 +170,18 @@ function suite(mode: string, base: () => CacheOptions): void {
     it('validates its options', () => {
       const cache = make()
       const flush = () => {}
-      expect(() => cache.writeBehind({ name: '', flush })).toThrow(expect.objectContaining({ code: 'E_INVALID_OPTION' }))
-      expect(() => cache.writeBehind({ name: 'a{b}', flush })).toThrow(expect.objectContaining({ code: 'E_INVALID_OPTION' }))
-      expect(() => cache.writeBehind({ name: 'x', flush: 1 as never })).toThrow(expect.objectContaining({ code: 'E_INVALID_OPTION' }))
-      expect(() => cache.writeBehind({ name: 'x', flush, batchSize: 0 })).toThrow(expect.objectContaining({ code: 'E_INVALID_OPTION' }))
+      expect(() => cache.writeBehind({ name: '', flush })).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_OPTION' }),
+      )
+      expect(() => cache.writeBehind({ name: 'a{b}', flush })).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_OPTION' }),
+      )
+      expect(() => cache.writeBehind({ name: 'x', flush: 1 as never })).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_OPTION' }),
+      )
+      expect(() => cache.writeBehind({ name: 'x', flush, batchSize: 0 })).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_OPTION' }),
+      )
     })
   })
 }
@@ -204,3 +226,5 @@ describe('write-behind (valkey, two consumers)', () => {
     }
   }, 60_000)
 })
+
+suite('cluster', () => ({ nodes: clusterNodes() }))

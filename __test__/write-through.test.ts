@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { Cache, type CacheOptions } from '../ts/index'
 import { startValkey, valkeyCommand } from '../scripts/valkey.mjs'
+import { clusterNodes } from './cluster-nodes'
 import { cacheFactory, uniquePrefix } from './contract'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -26,7 +27,9 @@ function suite(mode: string, base: () => CacheOptions): void {
       expect(await cache.get('u:1')).toEqual({ name: 'Ada' })
       expect(cache.stats().sets).toBe(sets)
       expect(cache.stats().writeThroughErrors).toBe(0)
-      await expect(cache.writeThrough('u:1', undefined, () => {})).rejects.toMatchObject({ code: 'E_INVALID_VALUE' })
+      await expect(cache.writeThrough('u:1', undefined, () => {})).rejects.toMatchObject({
+        code: 'E_INVALID_VALUE',
+      })
       await expect(cache.writeThrough('', 1, () => {})).rejects.toMatchObject({ code: 'E_INVALID_KEY' })
     })
 
@@ -100,3 +103,5 @@ describe('writeThrough (valkey refusing writes)', () => {
     }
   })
 })
+
+suite('cluster', () => ({ nodes: clusterNodes() }))

@@ -14,6 +14,12 @@ import { callLoader, Context, within, type LoaderContext } from './loader'
 import { DOWN, MISS, Stale, type Transport } from '../boundary/transport'
 import { encodeKeys, BUS_CHANNEL } from './bus'
 import { L1_MISS, type L1 } from '../tiers/l1'
+import { RELEASE, RENEW, Waiter, lockKeyOf, type Lease } from './lease'
+import { due, newEnough, type Ahead } from './refresh-ahead'
+
+export { lockKeyOf } from './lease'
+
+export type Loader = (ctx: LoaderContext) => unknown
 
 /** Counters shared with `stats()`. */
 export interface FlightCounters {
@@ -40,48 +46,6 @@ export interface Plan {
   hardTimeoutMs: number
   /** Refresh-ahead: a hit within this many ms of the entry's expiry starts a background refresh. */
   refreshWithinMs?: number
-}
-
-/**
- * A background load that replaces a present entry: a refresh-ahead (`value`: what the hit
- * returned, the loader's `ctx.stale`) or a forced reload (`since`: entries written after this
- * epoch ms are new enough).
- */
-interface Ahead {
-  value: unknown
-  since?: number
-}
-
-export type Loader = (ctx: LoaderContext) => unknown
-
-const RELEASE =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
-const RENEW =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
-
-interface Lease {
-  lockKey: string
-  token: string
-}
-
-/** A one-shot wake-up for one key, armed before checking so no message is missed. */
-class Waiter {
-  fired = false
-  private wake?: () => void
-  fire(): void {
-    this.fired = true
-    this.wake?.()
-  }
-  wait(ms: number): Promise<void> {
-    if (this.fired || ms <= 0) return Promise.resolve()
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms)
-      this.wake = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-  }
 }
 
 export class SingleFlight {
@@ -508,27 +472,4 @@ export class SingleFlight {
     this.busSubscribed?.()
     for (const set of this.waiters.values()) for (const w of set) w.fire()
   }
-}
-
-/** Whether the entry read under the lock already replaces what a background load was for. */
-function newEnough(until: number, plan: Plan, ahead: Ahead): boolean {
-  if (ahead.since === undefined) return !due(until, plan)
-  return until > 0 && until - plan.ttlMs >= ahead.since // written (fresh-until − ttl) since then
-}
-
-/** Whether an entry fresh until `until` (epoch ms, 0 = unknown) is past its refresh-ahead point. */
-function due(until: number, plan: Plan): boolean {
-  return until > 0 && until - Date.now() <= (plan.refreshWithinMs as number)
-}
-
-/**
- * The lease lock of a key, in the same cluster slot as the key (so a cluster keeps the lock and
- * the value in order, like a single node does): a key with a hash tag keeps it; otherwise the
- * whole key becomes the lock's hash tag.
- */
-export function lockKeyOf(key: string): string {
-  const open = key.indexOf('{')
-  const close = open >= 0 ? key.indexOf('}', open + 1) : -1
-  if (close > open + 1) return `${key}\u0000fc-lock`
-  return `{${key}}\u0000fc-lock`
 }

@@ -123,5 +123,7 @@ function iteratorOf(
   if (typeof asyncIt === 'function') return asyncIt.call(src)
   const it = src?.[Symbol.iterator]
   if (typeof it === 'function') return it.call(src)
-  throw new InvalidOptionError('warm(entries): entries must be an iterable or async iterable of { key, loader }')
+  throw new InvalidOptionError(
+    'warm(entries): entries must be an iterable or async iterable of { key, loader }',
+  )
 }

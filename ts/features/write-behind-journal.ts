@@ -119,21 +119,44 @@ export class StreamJournal implements Journal {
     return this.cache._command(route, args)
   }
 
-  append(part: number, key: string, op: 's' | 'd', codec: number, data: string | Uint8Array): Promise<string> {
+  append(
+    part: number,
+    key: string,
+    op: 's' | 'd',
+    codec: number,
+    data: string | Uint8Array,
+  ): Promise<string> {
     const s = this.stream(part)
     const binary = typeof data !== 'string'
     // Command replies come back as text: bytes are journaled base64 so they survive exactly.
     const v = binary ? Buffer.from(data).toString('base64') : data
-    return this.cmd(s, ['XADD', s, '*', 'k', key, 'o', op, 'c', String(codec), 'e', binary ? 'b' : 't', 'v', v]).then(
-      (id) => String(id),
-    )
+    return this.cmd(s, [
+      'XADD',
+      s,
+      '*',
+      'k',
+      key,
+      'o',
+      op,
+      'c',
+      String(codec),
+      'e',
+      binary ? 'b' : 't',
+      'v',
+      v,
+    ]).then((id) => String(id))
   }
 
   async acquire(): Promise<number[]> {
     const now = Date.now()
     const [, , live] = (await Promise.all([
       this.cmd(this.consumersKey, ['ZADD', this.consumersKey, String(now), this.consumer]),
-      this.cmd(this.consumersKey, ['ZREMRANGEBYSCORE', this.consumersKey, '-inf', String(now - this.leaseMs)]),
+      this.cmd(this.consumersKey, [
+        'ZREMRANGEBYSCORE',
+        this.consumersKey,
+        '-inf',
+        String(now - this.leaseMs),
+      ]),
       this.cmd(this.consumersKey, ['ZCARD', this.consumersKey]),
       this.cmd(this.consumersKey, ['PEXPIRE', this.consumersKey, String(this.leaseMs * 10)]),
     ])) as number[]
@@ -158,14 +181,16 @@ export class StreamJournal implements Journal {
         if (this.owned.has(p)) continue
         const token = randomBytes(12).toString('hex')
         tries.push(
-          this.cmd(this.lock(p), ['SET', this.lock(p), token, 'NX', 'PX', String(this.leaseMs)]).then(async (ok) => {
-            if (ok !== 'OK') return
-            if (this.owned.size >= share) {
-              await this.cmd(this.lock(p), ['EVAL', RELEASE, '1', this.lock(p), token])
-              return
-            }
-            this.owned.set(p, token)
-          }),
+          this.cmd(this.lock(p), ['SET', this.lock(p), token, 'NX', 'PX', String(this.leaseMs)]).then(
+            async (ok) => {
+              if (ok !== 'OK') return
+              if (this.owned.size >= share) {
+                await this.cmd(this.lock(p), ['EVAL', RELEASE, '1', this.lock(p), token])
+                return
+              }
+              this.owned.set(p, token)
+            },
+          ),
         )
       }
       await Promise.all(tries)
@@ -204,7 +229,14 @@ export class StreamJournal implements Journal {
       : []
     if (others.length > 0) {
       const r = (await this.cmd(s, [
-        'XAUTOCLAIM', s, GROUP, this.consumer, String(this.leaseMs), '0-0', 'COUNT', String(count),
+        'XAUTOCLAIM',
+        s,
+        GROUP,
+        this.consumer,
+        String(this.leaseMs),
+        '0-0',
+        'COUNT',
+        String(count),
       ])) as unknown[]
       const claimed = Array.isArray(r?.[1]) ? (r[1] as unknown[]) : []
       const gone = Array.isArray(r?.[2]) ? (r[2] as string[]) : []
@@ -215,12 +247,32 @@ export class StreamJournal implements Journal {
     }
     // 2. Our own unfinished entries (a restart under the same consumer name), then new ones.
     const mine = entriesOf(
-      await this.cmd(s, ['XREADGROUP', 'GROUP', GROUP, this.consumer, 'COUNT', String(count), 'STREAMS', s, '0']),
+      await this.cmd(s, [
+        'XREADGROUP',
+        'GROUP',
+        GROUP,
+        this.consumer,
+        'COUNT',
+        String(count),
+        'STREAMS',
+        s,
+        '0',
+      ]),
       part,
     )
     if (mine.length > 0) return mine
     return entriesOf(
-      await this.cmd(s, ['XREADGROUP', 'GROUP', GROUP, this.consumer, 'COUNT', String(count), 'STREAMS', s, '>']),
+      await this.cmd(s, [
+        'XREADGROUP',
+        'GROUP',
+        GROUP,
+        this.consumer,
+        'COUNT',
+        String(count),
+        'STREAMS',
+        s,
+        '>',
+      ]),
       part,
     )
   }
@@ -235,13 +287,37 @@ export class StreamJournal implements Journal {
     const binary = typeof e.data !== 'string'
     const v = binary ? (e.data as Buffer).toString('base64') : (e.data as string)
     await this.cmd(this.deadKey, [
-      'XADD', this.deadKey, '*', 'k', e.key, 'o', e.op, 'c', String(e.codec), 'e', binary ? 'b' : 't', 'v', v,
-      'a', String(attempts), 'err', error, 'src', e.uid,
+      'XADD',
+      this.deadKey,
+      '*',
+      'k',
+      e.key,
+      'o',
+      e.op,
+      'c',
+      String(e.codec),
+      'e',
+      binary ? 'b' : 't',
+      'v',
+      v,
+      'a',
+      String(attempts),
+      'err',
+      error,
+      'src',
+      e.uid,
     ])
   }
 
   async deadLetters(count: number): Promise<DeadRecord[]> {
-    const raw = (await this.cmd(this.deadKey, ['XRANGE', this.deadKey, '-', '+', 'COUNT', String(count)])) as unknown[]
+    const raw = (await this.cmd(this.deadKey, [
+      'XRANGE',
+      this.deadKey,
+      '-',
+      '+',
+      'COUNT',
+      String(count),
+    ])) as unknown[]
     const out: DeadRecord[] = []
     for (const r of Array.isArray(raw) ? raw : []) {
       const e = parseEntry(r, -1)
@@ -249,7 +325,12 @@ export class StreamJournal implements Journal {
       const f = (r as [string, Fields])[1]
       const m = new Map<string, string>()
       for (let i = 0; i + 1 < f.length; i += 2) m.set(String(f[i]), String(f[i + 1]))
-      out.push({ ...e, uid: m.get('src') ?? e.id, attempts: Number(m.get('a') ?? 0), error: m.get('err') ?? '' })
+      out.push({
+        ...e,
+        uid: m.get('src') ?? e.id,
+        attempts: Number(m.get('a') ?? 0),
+        error: m.get('err') ?? '',
+      })
     }
     return out
   }
@@ -290,54 +371,5 @@ export class StreamJournal implements Journal {
       ...owned.map(([p, token]) => this.cmd(this.lock(p), ['EVAL', RELEASE, '1', this.lock(p), token])),
       this.cmd(this.consumersKey, ['ZREM', this.consumersKey, this.consumer]),
     ])
-  }
-}
-
-const seqOf = (id: string): number => Number(id.slice(id.indexOf('-') + 1))
-
-/** The in-process journal of memory mode: same behaviour within one process, lost with it. */
-export class MemoryJournal implements Journal {
-  readonly partitions = 1
-  private entries: Journaled[] = []
-  private readonly dead: DeadRecord[] = []
-  private seq = 0
-
-  append(_part: number, key: string, op: 's' | 'd', codec: number, data: string | Uint8Array): Promise<string> {
-    const id = `${Date.now()}-${++this.seq}`
-    this.entries.push({ id, uid: id, key, op, codec, data: typeof data === 'string' ? data : Buffer.from(data) })
-    return Promise.resolve(id)
-  }
-  acquire(): Promise<number[]> {
-    return Promise.resolve([0])
-  }
-  read(_part: number, count: number): Promise<Journaled[]> {
-    // Unfinished entries come first again (as a consumer group's pending list would).
-    return Promise.resolve(this.entries.slice(0, count))
-  }
-  done(_part: number, ids: string[]): Promise<void> {
-    const gone = new Set(ids)
-    this.entries = this.entries.filter((e) => !gone.has(e.id))
-    return Promise.resolve()
-  }
-  deadLetter(e: Journaled, attempts: number, error: string): Promise<void> {
-    this.dead.push({ ...e, attempts, error })
-    return Promise.resolve()
-  }
-  deadLetters(count: number): Promise<DeadRecord[]> {
-    return Promise.resolve(this.dead.slice(0, count))
-  }
-  marks(): Promise<string[]> {
-    return Promise.resolve([this.entries.length === 0 ? '' : this.entries[this.entries.length - 1].id])
-  }
-  reached(marks: string[]): Promise<boolean> {
-    if (marks[0] === '') return Promise.resolve(true)
-    const upTo = seqOf(marks[0])
-    return Promise.resolve(!this.entries.some((e) => seqOf(e.id) <= upTo))
-  }
-  length(): Promise<number> {
-    return Promise.resolve(this.entries.length)
-  }
-  release(): Promise<void> {
-    return Promise.resolve()
   }
 }

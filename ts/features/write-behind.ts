@@ -7,13 +7,8 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Cache, SetOptions } from '../cache'
 import { ClosedError, InvalidKeyError, InvalidOptionError, InvalidValueError } from '../core/errors'
-import {
-  MemoryJournal,
-  StreamJournal,
-  partitionOf,
-  type Journal,
-  type Journaled,
-} from './write-behind-journal'
+import { MemoryJournal } from './write-behind-memory'
+import { StreamJournal, partitionOf, type Journal, type Journaled } from './write-behind-journal'
 
 /** One write handed to `flush`: `value` undefined = delete. `id` is stable across redeliveries. */
 export interface WriteBehindEntry {
@@ -107,7 +102,13 @@ const sleep = (ms: number): Promise<void> =>
 class Writer implements WriteBehind {
   private readonly journal: Journal
   private readonly o: Required<Omit<WriteBehindOptions, 'consumer'>>
-  private readonly counts: WriteBehindStats = { journaled: 0, flushed: 0, retries: 0, deadLettered: 0, pending: 0 }
+  private readonly counts: WriteBehindStats = {
+    journaled: 0,
+    flushed: 0,
+    retries: 0,
+    deadLettered: 0,
+    pending: 0,
+  }
   private closed = false
   private sinceRound = 0
   private wake?: () => void
@@ -119,7 +120,8 @@ class Writer implements WriteBehind {
     private readonly cache: Cache,
     options: WriteBehindOptions,
   ) {
-    if (typeof options !== 'object' || options === null) throw new InvalidOptionError('writeBehind(options) takes an object')
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidOptionError('writeBehind(options) takes an object')
     const { name, flush } = options
     if (typeof name !== 'string' || name === '' || /[{}]/.test(name)) {
       throw new InvalidOptionError('writeBehind: `name` must be a non-empty string without { or }')
@@ -152,8 +154,10 @@ class Writer implements WriteBehind {
   }
 
   async set(key: string, value: unknown, opts?: SetOptions): Promise<void> {
-    if (typeof key !== 'string' || key === '') throw new InvalidKeyError('writer.set(key, …): key must be a non-empty string')
-    if (value === undefined) throw new InvalidValueError('writer.set: undefined is not storable; use delete() or null')
+    if (typeof key !== 'string' || key === '')
+      throw new InvalidKeyError('writer.set(key, …): key must be a non-empty string')
+    if (value === undefined)
+      throw new InvalidValueError('writer.set: undefined is not storable; use delete() or null')
     if (this.closed) throw new ClosedError('this write-behind writer was closed')
     const enc = this.cache._codec.encode(value)
     // Journal first: once journaled the write reaches flush; a crash before caching only leaves
@@ -168,7 +172,8 @@ class Writer implements WriteBehind {
   }
 
   async delete(key: string): Promise<void> {
-    if (typeof key !== 'string' || key === '') throw new InvalidKeyError('writer.delete(key): key must be a non-empty string')
+    if (typeof key !== 'string' || key === '')
+      throw new InvalidKeyError('writer.delete(key): key must be a non-empty string')
     if (this.closed) throw new ClosedError('this write-behind writer was closed')
     await this.journal.append(partitionOf(key, this.journal.partitions), key, 'd', 0, '')
     this.journaled()
@@ -197,7 +202,13 @@ class Writer implements WriteBehind {
 
   async deadLetters(): Promise<DeadLetter[]> {
     const dead = await this.journal.deadLetters(DEAD_LETTERS_READ)
-    return dead.map((e) => ({ id: e.uid, key: e.key, value: this.decode(e), attempts: e.attempts, error: e.error }))
+    return dead.map((e) => ({
+      id: e.uid,
+      key: e.key,
+      value: this.decode(e),
+      attempts: e.attempts,
+      error: e.error,
+    }))
   }
 
   async close(): Promise<void> {
@@ -222,7 +233,9 @@ class Writer implements WriteBehind {
         if (parts.length > 0 && !this.closed) {
           const per = Math.max(1, Math.ceil(this.o.batchSize / parts.length))
           const read = await Promise.all(parts.map((p) => this.journal.read(p, per)))
-          const byPart = parts.map((p, i) => ({ part: p, entries: read[i] })).filter((x) => x.entries.length > 0)
+          const byPart = parts
+            .map((p, i) => ({ part: p, entries: read[i] }))
+            .filter((x) => x.entries.length > 0)
           if (byPart.length > 0) {
             worked = true
             await this.process(byPart)
@@ -236,7 +249,8 @@ class Writer implements WriteBehind {
       }
       for (const w of this.roundWaiters.splice(0)) w()
       if (this.closed) break
-      if (!worked || failures > 0) await this.idle(failures > 0 ? Math.min(this.o.maxDelayMs * failures, 5000) : this.o.maxDelayMs)
+      if (!worked || failures > 0)
+        await this.idle(failures > 0 ? Math.min(this.o.maxDelayMs * failures, 5000) : this.o.maxDelayMs)
     }
   }
 
@@ -287,7 +301,14 @@ class Writer implements WriteBehind {
     }
     this.counts.flushed += total - this.lastDead
     this.lastDead = 0
-    await Promise.all(byPart.map(({ part, entries }) => this.journal.done(part, entries.map((e) => e.id))))
+    await Promise.all(
+      byPart.map(({ part, entries }) =>
+        this.journal.done(
+          part,
+          entries.map((e) => e.id),
+        ),
+      ),
+    )
   }
 
   private lastDead = 0

@@ -32,8 +32,10 @@ export async function writeThrough<T>(
     underLease: <R>(fullKey: string, lockTtlMs: number, waitMs: number, fn: () => Promise<R>) => Promise<R>
   },
 ): Promise<void> {
-  if (typeof key !== 'string' || key === '') throw new InvalidKeyError('writeThrough(key, …): key must be a non-empty string')
-  if (typeof write !== 'function') throw new InvalidOptionError('writeThrough(key, value, write): write must be a function')
+  if (typeof key !== 'string' || key === '')
+    throw new InvalidKeyError('writeThrough(key, …): key must be a non-empty string')
+  if (typeof write !== 'function')
+    throw new InvalidOptionError('writeThrough(key, value, write): write must be a function')
   if (value === undefined) throw new InvalidValueError('writeThrough: undefined is not storable; use null')
   await write(value) // the source of truth: its error is the caller's, and the cache is untouched
   try {
@@ -53,7 +55,10 @@ function invalidate(cache: Cache, key: string, backoffMs: number): Promise<void>
     () => {},
     (e: { code?: string }) => {
       if (e?.code === 'E_CLOSED') return
-      const t = setTimeout(() => void invalidate(cache, key, Math.min(backoffMs * 2, RETRY_MAX_MS)), backoffMs)
+      const t = setTimeout(
+        () => void invalidate(cache, key, Math.min(backoffMs * 2, RETRY_MAX_MS)),
+        backoffMs,
+      )
       t.unref()
     },
   )
