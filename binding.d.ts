@@ -42,33 +42,45 @@ export declare class NativeEngine {
   close(waitMs: number): Promise<void>
 }
 
+/** Completion id reserved for bus events. */
+export declare const BUS_ID: number
+
+/** Bus event tag: subscription lost (messages may be missed until the next `BUS_SUBSCRIBED`). */
+export declare const BUS_LOST: number
+
+/** Bus event tag: a message (payload = message bytes). */
+export declare const BUS_MESSAGE: number
+
+/** Bus event tag: (re)subscribed (payload = channel); messages may have been missed before it. */
+export declare const BUS_SUBSCRIBED: number
+
 /**
- * Settings of the native engine. The TypeScript `Cache` validates user options and fills the
- * documented defaults before it builds one; every field here is already checked.
+ * Settings of the native engine. The TypeScript `Cache` validates user options and fills in the
+ * defaults (one place: `ts/core/defaults.ts`) before it builds one; every field is already checked.
  */
 export interface EngineOptions {
   /** `redis://` or `rediss://` URL; absent (and no `nodes`) = memory-only mode. */
   url?: string
   /** Valkey Cluster seed URLs (`redis://` or `rediss://`), instead of `url`. */
   nodes?: Array<string>
-  /** Connections to each node (default 1). */
-  poolSize?: number
-  /** Connect timeout in milliseconds (default 1000). */
-  connectTimeoutMs?: number
-  /** Per-command timeout in milliseconds (default 500). */
-  commandTimeoutMs?: number
+  /** Connections to each node. */
+  poolSize: number
+  /** Connect timeout in milliseconds. */
+  connectTimeoutMs: number
+  /** Per-command timeout in milliseconds. */
+  commandTimeoutMs: number
   /** Compress payloads of at least this many bytes with lz4; absent = no compression. */
   compressionThreshold?: number
-  /** Largest serialized value accepted, in bytes (default 16 MiB). */
-  maxValueBytes?: number
-  /** Largest key accepted, prefix included, in bytes (default 4096). */
-  maxKeyBytes?: number
-  /** Bound of memory-only mode, in bytes of keys + values (default 64 MiB). */
-  memoryMaxBytes?: number
+  /** Largest serialized value accepted, in bytes. */
+  maxValueBytes: number
+  /** Largest key accepted, prefix included, in bytes. */
+  maxKeyBytes: number
+  /** Bound of memory-only mode, in bytes of keys + values. */
+  memoryMaxBytes: number
   /** PEM of a CA to trust for `rediss://` (for private CAs). */
   tlsCa?: string
-  /** Microseconds the I/O thread keeps polling after a batch before it sleeps (default 100). */
-  ioPollUs?: number
+  /** Microseconds the I/O thread keeps polling after a batch before it sleeps. */
+  ioPollUs: number
 }
 
 /** Counters kept by the native engine since it started. */
@@ -83,6 +95,12 @@ export interface EngineStats {
   compressedWrites: number
 }
 
+/**
+ * The `code` of each error kind the engine reports, in the order of their numbers: an error
+ * completion with tag `n` has code `errorCodes()[n - 1]`.
+ */
+export declare function errorCodes(): Array<string>
+
 /** Escapes glob metacharacters so a literal (a key prefix) can be used in a SCAN MATCH pattern. */
 export declare function escapeGlob(literal: string): string
 
@@ -91,3 +109,51 @@ export declare function escapeGlob(literal: string): string
  * Keys with the same slot can share one multi-key command or script.
  */
 export declare function keySlot(key: string): number
+
+/** Request op: a raw command (arguments follow; the key routes it). */
+export declare const OP_COMMAND: number
+
+/** Request op: delete a key. */
+export declare const OP_DELETE: number
+
+/** Request op: whether a key exists. */
+export declare const OP_EXISTS: number
+
+/** Request op (frame byte 0): read a value. */
+export declare const OP_GET: number
+
+/** Request op: write a value (ttl, fresh time, codec, value, tag markers follow). */
+export declare const OP_SET: number
+
+/**
+ * Bytes at the end of every read's payload: f64 epoch ms until which the value may be kept
+ * in-process (0 = unknown).
+ */
+export declare const READ_TRAILER_BYTES: number
+
+/** Command reply tag: a bulk string (bytes). */
+export declare const REPLY_BULK: number
+
+/** Command reply tag: an integer, as decimal text. */
+export declare const REPLY_INT: number
+
+/** Command reply tag: a nested reply, as JSON text. */
+export declare const REPLY_JSON: number
+
+/** Command reply tag: a status reply (text). */
+export declare const REPLY_STATUS: number
+
+/** Completion status: failed; the tag is the error kind, index into `errorCodes()` plus one. */
+export declare const STATUS_ERROR: number
+
+/** Completion status: a value (its codec in the tag) or a command reply (its `REPLY_*` in the tag). */
+export declare const STATUS_HIT: number
+
+/** Completion status: nothing stored. */
+export declare const STATUS_MISS: number
+
+/** Completion status: a value past its fresh time, within grace. */
+export declare const STATUS_STALE: number
+
+/** Bit of a read's codec tag: the entry carries tags (the codec is the other 7 bits). */
+export declare const TAGGED: number

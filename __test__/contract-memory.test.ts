@@ -1,4 +1,5 @@
 import { contractSuite } from './contract'
+import { trustSuite } from './contract-trust'
 
 contractSuite('memory', () => ({}))
 import { getOrSetSuite } from './get-or-set'
@@ -7,3 +8,4 @@ getOrSetSuite('memory', () => ({}))
 import { tagSuite } from './tags'
 
 tagSuite('memory', () => ({}))
+trustSuite('memory', () => ({}))

@@ -1,5 +1,6 @@
 import { inject } from 'vitest'
 import { contractSuite } from './contract'
+import { trustSuite } from './contract-trust'
 
 contractSuite('valkey', () => ({ url: inject('valkeyUrl') }))
 import { getOrSetSuite } from './get-or-set'
@@ -8,3 +9,4 @@ getOrSetSuite('valkey', () => ({ url: inject('valkeyUrl') }))
 import { tagSuite } from './tags'
 
 tagSuite('valkey', () => ({ url: inject('valkeyUrl') }))
+trustSuite('valkey', () => ({ url: inject('valkeyUrl') }))

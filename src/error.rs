@@ -2,42 +2,48 @@
 
 use std::fmt;
 
-/// The kinds of failure the engine reports. The numeric value travels in completion frames.
-/// Some kinds are raised only by the TypeScript layer; they stay here so the list is one list.
+/// The kinds of failure the engine reports. The numeric value travels in the tag byte of error
+/// completions; `ALL` lists them in that order and `lib.rs` exports their codes, so the
+/// TypeScript side builds its table from this one list. Kinds only the TypeScript layer raises
+/// (`E_INVALID_VALUE`, `E_SERIALIZE`, `E_LOCK_TIMEOUT`, `E_RATE_LIMITED`) are not here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
-#[allow(dead_code)]
 pub enum ErrorKind {
   InvalidOption = 1,
   InvalidKey = 2,
-  InvalidValue = 3,
-  Serialize = 4,
-  ValueTooLarge = 5,
-  Connection = 6,
-  Timeout = 7,
-  Auth = 8,
-  Closed = 9,
-  LockTimeout = 10,
-  RateLimited = 11,
-  Server = 12,
-  Internal = 13,
+  ValueTooLarge = 3,
+  Connection = 4,
+  Timeout = 5,
+  Auth = 6,
+  Closed = 7,
+  Server = 8,
+  Internal = 9,
 }
 
 impl ErrorKind {
+  /// Every kind, in the order of their numbers (`ALL[n - 1] as u8 == n`).
+  pub const ALL: [ErrorKind; 9] = [
+    ErrorKind::InvalidOption,
+    ErrorKind::InvalidKey,
+    ErrorKind::ValueTooLarge,
+    ErrorKind::Connection,
+    ErrorKind::Timeout,
+    ErrorKind::Auth,
+    ErrorKind::Closed,
+    ErrorKind::Server,
+    ErrorKind::Internal,
+  ];
+
   /// The stable code users match on (`err.code`).
   pub fn code(self) -> &'static str {
     match self {
       ErrorKind::InvalidOption => "E_INVALID_OPTION",
       ErrorKind::InvalidKey => "E_INVALID_KEY",
-      ErrorKind::InvalidValue => "E_INVALID_VALUE",
-      ErrorKind::Serialize => "E_SERIALIZE",
       ErrorKind::ValueTooLarge => "E_VALUE_TOO_LARGE",
       ErrorKind::Connection => "E_CONNECTION",
       ErrorKind::Timeout => "E_TIMEOUT",
       ErrorKind::Auth => "E_AUTH",
       ErrorKind::Closed => "E_CLOSED",
-      ErrorKind::LockTimeout => "E_LOCK_TIMEOUT",
-      ErrorKind::RateLimited => "E_RATE_LIMITED",
       ErrorKind::Server => "E_SERVER",
       ErrorKind::Internal => "E_INTERNAL",
     }
@@ -124,7 +130,9 @@ mod tests {
     assert_eq!(ErrorKind::InvalidKey.code(), "E_INVALID_KEY");
     assert_eq!(ErrorKind::ValueTooLarge.code(), "E_VALUE_TOO_LARGE");
     assert_eq!(ErrorKind::Connection.code(), "E_CONNECTION");
-    assert_eq!(ErrorKind::Closed as u8, 9);
+    for (i, kind) in ErrorKind::ALL.iter().enumerate() {
+      assert_eq!(*kind as usize, i + 1, "{kind:?} is out of order in ALL");
+    }
   }
 
   #[test]

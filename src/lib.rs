@@ -23,7 +23,7 @@ static RUNTIME: OnceCell<tokio::runtime::Handle> = OnceCell::new();
 
 /// One tokio worker: on small machines it beats one per core (measured), and the JS thread
 /// keeps a core for decoding.
-fn runtime() -> napi::Result<tokio::runtime::Handle> {
+fn runtime() -> napi::Result<tokio::runtime::Handle, ErrorCode> {
   RUNTIME
     .get_or_try_init(|| {
       // TLS (rediss://) uses rustls with the ring provider; install it once for the process.
@@ -34,7 +34,10 @@ fn runtime() -> napi::Result<tokio::runtime::Handle> {
         .enable_all()
         .build()
         .map_err(|e| {
-          napi::Error::from_reason(format!("E_INTERNAL: cannot start the I/O runtime: {e}"))
+          to_js(error::CacheError::new(
+            error::ErrorKind::Internal,
+            format!("cannot start the I/O runtime: {e}"),
+          ))
         })?;
       let handle = rt.handle().clone();
       napi::bindgen_prelude::create_custom_tokio_runtime(rt);
@@ -43,36 +46,60 @@ fn runtime() -> napi::Result<tokio::runtime::Handle> {
     .cloned()
 }
 
-fn to_js(e: error::CacheError) -> napi::Error {
+/// The `code` of an error thrown to JS: the stable `E_*` code of its kind. napi-rs sets it as the
+/// JS error's `code` property, so JS reads the kind instead of parsing the message.
+pub struct ErrorCode(&'static str);
+
+impl AsRef<str> for ErrorCode {
+  fn as_ref(&self) -> &str {
+    self.0
+  }
+}
+
+fn to_js(e: error::CacheError) -> napi::Error<ErrorCode> {
+  napi::Error::new(ErrorCode(e.kind.code()), e.message)
+}
+
+/// For `async fn`s, whose rejections napi-rs builds with a fixed status: the code leads the
+/// message (`E_TIMEOUT: …`) and the TypeScript side splits it off (`fromNative`).
+fn to_js_async(e: error::CacheError) -> napi::Error {
   napi::Error::from_reason(format!("{}: {}", e.kind.code(), e.message))
 }
 
-/// Settings of the native engine. The TypeScript `Cache` validates user options and fills the
-/// documented defaults before it builds one; every field here is already checked.
+/// A failure of N-API itself (creating a function or a Buffer): an internal error.
+fn from_napi(e: napi::Error) -> napi::Error<ErrorCode> {
+  napi::Error::new(
+    ErrorCode(error::ErrorKind::Internal.code()),
+    e.reason.clone(),
+  )
+}
+
+/// Settings of the native engine. The TypeScript `Cache` validates user options and fills in the
+/// defaults (one place: `ts/core/defaults.ts`) before it builds one; every field is already checked.
 #[napi(object)]
 pub struct EngineOptions {
   /// `redis://` or `rediss://` URL; absent (and no `nodes`) = memory-only mode.
   pub url: Option<String>,
   /// Valkey Cluster seed URLs (`redis://` or `rediss://`), instead of `url`.
   pub nodes: Option<Vec<String>>,
-  /// Connections to each node (default 1).
-  pub pool_size: Option<u32>,
-  /// Connect timeout in milliseconds (default 1000).
-  pub connect_timeout_ms: Option<u32>,
-  /// Per-command timeout in milliseconds (default 500).
-  pub command_timeout_ms: Option<u32>,
+  /// Connections to each node.
+  pub pool_size: u32,
+  /// Connect timeout in milliseconds.
+  pub connect_timeout_ms: u32,
+  /// Per-command timeout in milliseconds.
+  pub command_timeout_ms: u32,
   /// Compress payloads of at least this many bytes with lz4; absent = no compression.
   pub compression_threshold: Option<u32>,
-  /// Largest serialized value accepted, in bytes (default 16 MiB).
-  pub max_value_bytes: Option<u32>,
-  /// Largest key accepted, prefix included, in bytes (default 4096).
-  pub max_key_bytes: Option<u32>,
-  /// Bound of memory-only mode, in bytes of keys + values (default 64 MiB).
-  pub memory_max_bytes: Option<f64>,
+  /// Largest serialized value accepted, in bytes.
+  pub max_value_bytes: u32,
+  /// Largest key accepted, prefix included, in bytes.
+  pub max_key_bytes: u32,
+  /// Bound of memory-only mode, in bytes of keys + values.
+  pub memory_max_bytes: f64,
   /// PEM of a CA to trust for `rediss://` (for private CAs).
   pub tls_ca: Option<String>,
-  /// Microseconds the I/O thread keeps polling after a batch before it sleeps (default 100).
-  pub io_poll_us: Option<u32>,
+  /// Microseconds the I/O thread keeps polling after a batch before it sleeps.
+  pub io_poll_us: u32,
 }
 
 /// Counters kept by the native engine since it started.
@@ -99,11 +126,11 @@ pub struct NativeEngine {
 impl NativeEngine {
   /// Builds an engine; never connects synchronously (connections warm up in the background).
   #[napi(constructor)]
-  pub fn new(options: EngineOptions, on_ready: Function<(), ()>) -> napi::Result<Self> {
-    let ms = |v: Option<u32>, d: u64| Duration::from_millis(v.map(u64::from).unwrap_or(d));
-    let pool_size = options.pool_size.unwrap_or(1) as usize;
-    let connect_timeout = ms(options.connect_timeout_ms, 1000);
-    let command_timeout = ms(options.command_timeout_ms, 500);
+  pub fn new(options: EngineOptions, on_ready: Function<(), ()>) -> napi::Result<Self, ErrorCode> {
+    let ms = |v: u32| Duration::from_millis(u64::from(v));
+    let pool_size = options.pool_size as usize;
+    let connect_timeout = ms(options.connect_timeout_ms);
+    let command_timeout = ms(options.command_timeout_ms);
     let tls_ca = options.tls_ca.map(String::into_bytes);
     let cluster = options.nodes.map(|seeds| store::cluster::ClusterConfig {
       seeds,
@@ -122,24 +149,22 @@ impl NativeEngine {
     let cfg = engine::EngineConfig {
       node,
       cluster,
-      memory_max_bytes: options
-        .memory_max_bytes
-        .map(|b| b as usize)
-        .unwrap_or(64 << 20),
-      io_poll_us: options.io_poll_us.map(u64::from).unwrap_or(100),
+      memory_max_bytes: options.memory_max_bytes as usize,
+      io_poll_us: u64::from(options.io_poll_us),
       settings: engine::settings::Settings {
         compression: options.compression_threshold.map(|t| codec::Compression {
           threshold: t as usize,
         }),
-        max_value_bytes: options.max_value_bytes.unwrap_or(16 << 20) as usize,
-        max_key_bytes: options.max_key_bytes.unwrap_or(4096) as usize,
+        max_value_bytes: options.max_value_bytes as usize,
+        max_key_bytes: options.max_key_bytes as usize,
       },
     };
     let wake = on_ready
       .build_threadsafe_function::<()>()
       .callee_handled::<false>()
       .weak::<true>()
-      .build_callback(|_| Ok(()))?;
+      .build_callback(|_| Ok(()))
+      .map_err(from_napi)?;
     let inner = engine::Engine::new(cfg, runtime()?).map_err(to_js)?;
     inner.queue.set_wake(Box::new(move || {
       wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
@@ -149,16 +174,22 @@ impl NativeEngine {
 
   /// Queues one request batch (binary frame built by the JS transport). Throws `E_CLOSED` after close.
   #[napi]
-  pub fn submit(&self, batch: &[u8]) -> napi::Result<()> {
+  pub fn submit(&self, batch: &[u8]) -> napi::Result<(), ErrorCode> {
     self.inner.submit(batch.to_vec()).map_err(to_js)
   }
 
   /// Takes at most `max` completions as one binary chunk, or `null` when none are waiting.
   #[napi]
-  pub fn drain<'env>(&self, env: &'env Env, max: u32) -> napi::Result<Option<BufferSlice<'env>>> {
+  pub fn drain<'env>(
+    &self,
+    env: &'env Env,
+    max: u32,
+  ) -> napi::Result<Option<BufferSlice<'env>>, ErrorCode> {
     // A copy into a plain JS Buffer is cheaper than an external one with a finalizer.
     match self.inner.queue.drain(max as usize) {
-      Some(chunk) => BufferSlice::copy_from(env, chunk).map(Some),
+      Some(chunk) => BufferSlice::copy_from(env, chunk)
+        .map(Some)
+        .map_err(from_napi),
       None => Ok(None),
     }
   }
@@ -187,7 +218,7 @@ impl NativeEngine {
 
   /// Starts delivering messages published on `channel` to the JS side (bus events). Idempotent.
   #[napi]
-  pub fn subscribe(&self, channel: String) -> napi::Result<()> {
+  pub fn subscribe(&self, channel: String) -> napi::Result<(), ErrorCode> {
     self.inner.subscribe(channel.into_bytes()).map_err(to_js)
   }
 
@@ -200,13 +231,17 @@ impl NativeEngine {
   ) -> napi::Result<()> {
     let keys: Vec<Vec<u8>> = marker_keys.into_iter().map(String::into_bytes).collect();
     let ttl = Duration::from_millis(marker_ttl_ms.max(1.0) as u64);
-    self.inner.invalidate_tags(&keys, ttl).await.map_err(to_js)
+    self
+      .inner
+      .invalidate_tags(&keys, ttl)
+      .await
+      .map_err(to_js_async)
   }
 
   /// PING round trip in milliseconds (0 in memory mode). Rejects when the server is unreachable.
   #[napi]
   pub async fn ping(&self) -> napi::Result<f64> {
-    let rtt = self.inner.ping().await.map_err(to_js)?;
+    let rtt = self.inner.ping().await.map_err(to_js_async)?;
     Ok(rtt.as_secs_f64() * 1000.0)
   }
 
@@ -218,7 +253,7 @@ impl NativeEngine {
       .inner
       .delete_matching(pattern.as_bytes())
       .await
-      .map_err(to_js)?;
+      .map_err(to_js_async)?;
     Ok(n as f64)
   }
 
@@ -245,4 +280,74 @@ pub fn escape_glob(literal: String) -> String {
 #[napi]
 pub fn key_slot(key: String) -> u32 {
   u32::from(store::cluster::slots::slot_of(key.as_bytes()))
+}
+
+// What crosses the boundary, defined once in the modules that use it (`boundary/frame.rs` describes
+// the frame format, `features/bus.rs` the bus events, `error.rs` the error kinds) and exported here
+// so the TypeScript transport reads the same numbers instead of keeping a copy.
+
+/// Request op (frame byte 0): read a value.
+#[napi]
+pub const OP_GET: u32 = boundary::frame::OP_GET as u32;
+/// Request op: write a value (ttl, fresh time, codec, value, tag markers follow).
+#[napi]
+pub const OP_SET: u32 = boundary::frame::OP_SET as u32;
+/// Request op: delete a key.
+#[napi]
+pub const OP_DELETE: u32 = boundary::frame::OP_DELETE as u32;
+/// Request op: whether a key exists.
+#[napi]
+pub const OP_EXISTS: u32 = boundary::frame::OP_EXISTS as u32;
+/// Request op: a raw command (arguments follow; the key routes it).
+#[napi]
+pub const OP_COMMAND: u32 = boundary::frame::OP_COMMAND as u32;
+/// Completion status: nothing stored.
+#[napi]
+pub const STATUS_MISS: u32 = boundary::frame::STATUS_MISS as u32;
+/// Completion status: a value (its codec in the tag) or a command reply (its `REPLY_*` in the tag).
+#[napi]
+pub const STATUS_HIT: u32 = boundary::frame::STATUS_HIT as u32;
+/// Completion status: failed; the tag is the error kind, index into `errorCodes()` plus one.
+#[napi]
+pub const STATUS_ERROR: u32 = boundary::frame::STATUS_ERROR as u32;
+/// Completion status: a value past its fresh time, within grace.
+#[napi]
+pub const STATUS_STALE: u32 = boundary::frame::STATUS_STALE as u32;
+/// Command reply tag: an integer, as decimal text.
+#[napi]
+pub const REPLY_INT: u32 = boundary::frame::REPLY_INT as u32;
+/// Command reply tag: a bulk string (bytes).
+#[napi]
+pub const REPLY_BULK: u32 = boundary::frame::REPLY_BULK as u32;
+/// Command reply tag: a status reply (text).
+#[napi]
+pub const REPLY_STATUS: u32 = boundary::frame::REPLY_STATUS as u32;
+/// Command reply tag: a nested reply, as JSON text.
+#[napi]
+pub const REPLY_JSON: u32 = boundary::frame::REPLY_JSON as u32;
+/// Bit of a read's codec tag: the entry carries tags (the codec is the other 7 bits).
+#[napi]
+pub const TAGGED: u32 = boundary::frame::TAGGED as u32;
+/// Bytes at the end of every read's payload: f64 epoch ms until which the value may be kept
+/// in-process (0 = unknown).
+#[napi]
+pub const READ_TRAILER_BYTES: u32 = boundary::frame::READ_TRAILER_BYTES as u32;
+/// Completion id reserved for bus events.
+#[napi]
+pub const BUS_ID: u32 = features::bus::BUS_ID;
+/// Bus event tag: a message (payload = message bytes).
+#[napi]
+pub const BUS_MESSAGE: u32 = features::bus::BUS_MESSAGE as u32;
+/// Bus event tag: (re)subscribed (payload = channel); messages may have been missed before it.
+#[napi]
+pub const BUS_SUBSCRIBED: u32 = features::bus::BUS_SUBSCRIBED as u32;
+/// Bus event tag: subscription lost (messages may be missed until the next `BUS_SUBSCRIBED`).
+#[napi]
+pub const BUS_LOST: u32 = features::bus::BUS_LOST as u32;
+
+/// The `code` of each error kind the engine reports, in the order of their numbers: an error
+/// completion with tag `n` has code `errorCodes()[n - 1]`.
+#[napi]
+pub fn error_codes() -> Vec<&'static str> {
+  error::ErrorKind::ALL.iter().map(|k| k.code()).collect()
 }

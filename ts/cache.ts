@@ -6,15 +6,18 @@ import {
   InvalidKeyError,
   InvalidOptionError,
   InvalidValueError,
+  codecToCacheError,
   fromNative,
 } from './core/errors'
+import { checkWellFormed, keyError, wellFormed } from './core/keys'
 import { L1_MISS } from './tiers/l1'
 import { renderMetrics, type CacheStats, type HealthReport } from './features/metrics'
 import type { CacheOptions, ResolvedOptions } from './core/options'
-import { planOf, writeOf, type GetOrSetOptions, type SetOptions } from './core/plan'
-import { codecToCacheError, Shared } from './context'
+import { entryWriteOf, planOf, writeOf, type GetOrSetOptions, type SetOptions } from './core/plan'
+import { Shared } from './context'
 import type { Loader } from './features/single-flight'
 import type { LoaderContext } from './features/loader'
+import type { SetRequest } from './boundary/transport'
 import { markerKeys } from './features/tags'
 import { warm, type WarmEntry, type WarmOptions, type WarmReport } from './features/warm'
 import { writeThrough } from './features/write-through'
@@ -29,19 +32,10 @@ export interface SetManyEntry extends SetOptions {
   value: unknown
 }
 
-/** Counters kept in JS (loader work); the native engine keeps the I/O ones. */
-export interface LoaderCounters {
-  loads: number
-  loadErrors: number
-  coalesced: number
-  lockWaits: number
-  staleServed: number
-}
-
-function keyError(key: unknown): CacheError {
-  return new InvalidKeyError(
-    `keys must be non-empty strings, got ${key === '' ? 'an empty string' : typeof key}`,
-  )
+/** Why a call cannot start: the cache is closed, or the key is unusable. */
+function refuse(shared: Shared, key: unknown): CacheError | undefined {
+  if (shared.transport.closed) return new ClosedError()
+  return keyError(key)
 }
 
 /**
@@ -94,7 +88,10 @@ export class Cache {
    * ```
    */
   get<T = unknown>(key: string): Promise<T | undefined> {
-    if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
+    const no = refuse(this.shared, key)
+    if (no !== undefined) return Promise.reject(no)
+    const gate = this.shared.l1Gate
+    if (gate !== undefined) return gate.then(() => this.get<T>(key))
     const k = this.prefix + key
     const l1 = this.shared.l1
     if (l1 !== undefined) {
@@ -105,17 +102,21 @@ export class Cache {
   }
 
   /**
-   * Stores a value for `ttl` seconds (default: the cache's `ttl`). Rejects with `E_INVALID_VALUE`
-   * for `undefined`, `E_SERIALIZE` for values the serializer cannot encode, `E_VALUE_TOO_LARGE`
-   * above `maxValueBytes`, and `E_CONNECTION`/`E_TIMEOUT` when Valkey is down.
+   * Stores a value for `ttl` seconds (default: the cache's `ttl`; `Infinity`: no expiry, at most
+   * `tagTtl` with tags). Rejects with `E_INVALID_VALUE` for `undefined`, `E_SERIALIZE` for values the
+   * serializer cannot encode, `E_VALUE_TOO_LARGE` above `maxValueBytes`, `E_INVALID_OPTION` for
+   * bad options (unknown names, a ttl ≤ 0 or above 100 years), and `E_CONNECTION`/`E_TIMEOUT` when
+   * Valkey is down.
    *
    * @example
    * ```ts
    * await cache.set('session:abc', { userId: 1, expires: new Date() }, { ttl: 3600 })
+   * await cache.set('config', { theme: 'dark' }, { ttl: Infinity }) // never expires
    * ```
    */
   set(key: string, value: unknown, options?: SetOptions): Promise<void> {
-    if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
+    const no = refuse(this.shared, key)
+    if (no !== undefined) return Promise.reject(no)
     let w
     let encoded
     try {
@@ -125,7 +126,13 @@ export class Cache {
       return Promise.reject(codecToCacheError(e))
     }
     const k = this.prefix + key
-    const write = this.shared.transport.set(k, encoded.codec, encoded.data, w.ttlMs, 0, w.markers)
+    const write = this.shared.transport.set(k, {
+      codecId: encoded.codec,
+      data: encoded.data,
+      ttlMs: w.ttlMs,
+      freshMs: 0,
+      markers: w.markers,
+    })
     this.shared.wrote([k])
     return write as Promise<void>
   }
@@ -147,7 +154,8 @@ export class Cache {
     loader: (ctx: LoaderContext) => T | Promise<T>,
     options?: GetOrSetOptions,
   ): Promise<T> {
-    if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
+    const no = refuse(this.shared, key)
+    if (no !== undefined) return Promise.reject(no)
     if (typeof loader !== 'function') {
       return Promise.reject(new InvalidOptionError('getOrSet(key, loader): loader must be a function'))
     }
@@ -157,6 +165,8 @@ export class Cache {
     } catch (e) {
       return Promise.reject(e)
     }
+    const gate = this.shared.l1Gate
+    if (gate !== undefined) return gate.then(() => this.getOrSet(key, loader, options))
     return this.shared.flights.run(this.prefix + key, loader as Loader, plan) as Promise<T>
   }
 
@@ -169,7 +179,8 @@ export class Cache {
    * ```
    */
   delete(key: string): Promise<boolean> {
-    if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
+    const no = refuse(this.shared, key)
+    if (no !== undefined) return Promise.reject(no)
     const k = this.prefix + key
     const done = this.shared.transport.delete(k)
     this.shared.wrote([k])
@@ -177,7 +188,10 @@ export class Cache {
   }
 
   /**
-   * Whether a key holds a live value.
+   * Whether a key holds a live value: exactly when `get(key)` would resolve something other than
+   * `undefined` (tag-invalidated, stale, foreign or corrupt entries are not live; and, like `get`,
+   * `false` while Valkey is unreachable). It reads the entry like `get` does (one round trip) but
+   * moves no hit/miss counter; errors are counted.
    *
    * @example
    * ```ts
@@ -185,8 +199,11 @@ export class Cache {
    * ```
    */
   has(key: string): Promise<boolean> {
-    if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
-    return this.shared.transport.exists(this.prefix + key) as Promise<boolean>
+    const no = refuse(this.shared, key)
+    if (no !== undefined) return Promise.reject(no)
+    const k = this.prefix + key
+    if (this.shared.l1?.holds(k) === true) return Promise.resolve(true)
+    return this.shared.transport.probe(k)
   }
 
   /**
@@ -198,13 +215,17 @@ export class Cache {
    * ```
    */
   getMany<T = unknown>(keys: string[]): Promise<(T | undefined)[]> {
+    if (this.shared.transport.closed) return Promise.reject(new ClosedError())
     if (!Array.isArray(keys)) return Promise.reject(new InvalidKeyError('getMany takes an array of keys'))
+    const gate = this.shared.l1Gate
+    if (gate !== undefined) return gate.then(() => this.getMany<T>(keys))
     const out: unknown[] = new Array(keys.length)
     const missing: string[] = []
     const slots: number[] = []
     const l1 = this.shared.l1
     for (let i = 0; i < keys.length; i++) {
-      if (typeof keys[i] !== 'string' || keys[i] === '') return Promise.reject(keyError(keys[i]))
+      const bad = keyError(keys[i])
+      if (bad !== undefined) return Promise.reject(bad)
       const k = this.prefix + keys[i]
       const hit = l1 === undefined ? L1_MISS : l1.get(k)
       if (hit === L1_MISS) {
@@ -224,27 +245,38 @@ export class Cache {
    * await cache.setMany([{ key: 'a', value: 1 }, { key: 'b', value: 2, ttl: 10 }])
    * ```
    */
-  async setMany(entries: SetManyEntry[]): Promise<void> {
+  setMany(entries: SetManyEntry[]): Promise<void> {
+    if (this.shared.transport.closed) return Promise.reject(new ClosedError())
     if (!Array.isArray(entries))
-      throw new InvalidValueError('setMany takes an array of { key, value } entries')
-    const prepared = entries.map((e, i) => {
+      return Promise.reject(new InvalidValueError('setMany takes an array of { key, value } entries'))
+    const requests: SetRequest[] = new Array(entries.length)
+    const keys: string[] = new Array(entries.length)
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]
       if (typeof e !== 'object' || e === null)
-        throw new InvalidValueError(`setMany entry ${i} is not an object`)
-      if (typeof e.key !== 'string' || e.key === '') throw keyError(e.key)
+        return Promise.reject(new InvalidValueError(`setMany entry ${i} is not an object`))
+      const bad = keyError(e.key)
+      if (bad !== undefined) return Promise.reject(bad)
       try {
-        return {
-          key: this.prefix + e.key,
-          w: writeOf(e, this.shared.opts),
-          encoded: this.shared.codec.encode(e.value),
+        const w = entryWriteOf(e, i, this.shared.opts)
+        const encoded = this.shared.codec.encode(e.value)
+        const key = (keys[i] = this.prefix + e.key)
+        requests[i] = {
+          key,
+          codecId: encoded.codec,
+          data: encoded.data,
+          ttlMs: w.ttlMs,
+          freshMs: 0,
+          markers: w.markers,
         }
       } catch (err) {
-        throw codecToCacheError(err)
+        return Promise.reject(codecToCacheError(err))
       }
-    })
-    const t = this.shared.transport
-    await Promise.all(
-      prepared.map((p) => t.set(p.key, p.encoded.codec, p.encoded.data, p.w.ttlMs, 0, p.w.markers)),
-    )
+    }
+    const written = this.shared.transport.setMany(requests)
+    // Like set: the writes are queued, so every L1 (this one included) drops the old values.
+    this.shared.wrote(keys)
+    return written
   }
 
   /**
@@ -258,8 +290,14 @@ export class Cache {
    * ```
    */
   async deleteMatching(pattern: string): Promise<number> {
+    if (this.shared.transport.closed) throw new ClosedError()
     if (typeof pattern !== 'string' || pattern === '') {
       throw new InvalidKeyError('deleteMatching takes a non-empty glob pattern, e.g. "user:*"')
+    }
+    if (!wellFormed(pattern)) {
+      throw new InvalidKeyError(
+        'deleteMatching patterns must be well-formed Unicode: this one holds a lone UTF-16 surrogate',
+      )
     }
     return this.scanDelete(escapeGlob(this.prefix) + pattern)
   }
@@ -301,6 +339,7 @@ export class Cache {
     if (typeof name !== 'string' || name === '') {
       throw new InvalidOptionError('namespace(name) takes a non-empty string')
     }
+    checkWellFormed('namespace(name)', name)
     return new Cache(undefined, { shared: this.shared, prefix: `${this.prefix}${name}:` })
   }
 
@@ -313,26 +352,7 @@ export class Cache {
    * ```
    */
   stats(): CacheStats {
-    const n = this.shared.transport.engine.stats()
-    const d = this.shared.transport.decodeErrors
-    const l1Hits = this.shared.l1?.hits ?? 0
-    const l2Hits = n.hits - d
-    const hits = l2Hits + l1Hits
-    const misses = n.misses + d
-    return {
-      hits,
-      misses,
-      l1Hits,
-      l2Hits,
-      sets: n.sets,
-      deletes: n.deletes,
-      ...this.shared.counters,
-      errors: n.errors + d,
-      bytesWritten: n.bytesWritten,
-      bytesRead: n.bytesRead,
-      compressedWrites: n.compressedWrites,
-      hitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
-    }
+    return this.shared.stats()
   }
 
   /**
@@ -378,6 +398,7 @@ export class Cache {
    */
   close(): Promise<void> {
     const o = this.shared.opts
+    this.shared.liftL1Gate()
     return this.shared.transport.close(o.commandTimeoutMs + o.connectTimeoutMs)
   }
 
@@ -393,9 +414,9 @@ export class Cache {
    * ```
    */
   async invalidateTags(tags: string[]): Promise<void> {
+    if (this.shared.transport.closed) throw new ClosedError()
     const markers = markerKeys(this.shared.opts.prefix, tags, 'invalidateTags(tags)', 10_000)
     if (markers.length === 0) return
-    if (this.shared.transport.closed) throw new ClosedError()
     try {
       await this.shared.transport.engine.invalidateTags(markers, this.shared.opts.tagTtlMs)
     } catch (e) {

@@ -5,6 +5,10 @@
 //!   SET:     ttl_ms f64 | fresh_ms f64 | codec u8 | len u32 | value | tags u16 | (len u16 | marker key) * tags
 //!   COMMAND: argc u32 | (len u32 | arg) * argc      (key = routing key, may be empty)
 //! Completion chunk:   count u32 | more u8 | then per item: id u32 | status u8 | tag u8 | len u32 | bytes
+//!   read (HIT/STALE of GET): tag = codec | TAGGED if the entry carries tags;
+//!            bytes = payload | until f64 (READ_TRAILER_BYTES: epoch ms it may be kept in-process, 0 = unknown)
+//!   COMMAND (HIT): tag = REPLY_*;  ERROR: tag = error kind (`ErrorKind` number), bytes = message
+//!   bus event (id BUS_ID, see `features::bus`): tag = BUS_*, bytes = payload
 //! All integers little-endian. `ttl_ms` ≤ 0 means "no expiry"; `fresh_ms` > 0 marks the value
 //! stale after that many ms (it stays stored until `ttl_ms`: the grace period).
 
@@ -23,6 +27,11 @@ pub const STATUS_HIT: u8 = 1;
 pub const STATUS_ERROR: u8 = 2;
 /// A value past its fresh time but still stored (within grace); carries codec and payload.
 pub const STATUS_STALE: u8 = 3;
+
+/// Bit of a read's codec tag: the entry carries tags.
+pub const TAGGED: u8 = 0x80;
+/// Bytes of the trailer every read's payload ends with (f64: until when it may be kept in-process).
+pub const READ_TRAILER_BYTES: usize = 8;
 
 /// Reply tags of a `COMMAND` completion with `STATUS_HIT`.
 pub const REPLY_INT: u8 = 1;

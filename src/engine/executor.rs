@@ -11,7 +11,7 @@ use crate::error::{CacheError, ErrorKind};
 use crate::features::tags::{read_markers, still_valid, Markers};
 use crate::store::command::Routed;
 use crate::store::memory::MemoryStore;
-pub use crate::store::Store;
+use crate::store::Store;
 use redis::Value;
 
 /// A request that passed validation, with its sealed value for SETs.
@@ -251,6 +251,10 @@ fn failed(stats: &Stats, r: Ready<'_>, err: &CacheError) -> Outcome {
 fn reply(settings: &Settings, stats: &Stats, r: Ready, v: Value) -> Outcome {
   if let Value::ServerError(e) = &v {
     Stats::add(&stats.errors, 1);
+    // A read that answers nothing is a miss, whatever the reason (as in `failed`).
+    if matches!(r.op, Op::Get) {
+      Stats::add(&stats.misses, 1);
+    }
     return Outcome::Done(Completion::error(
       r.id,
       &CacheError::from(redis::RedisError::from(e.clone())),

@@ -15,13 +15,15 @@ pub mod stats;
 use crate::boundary::completion::CompletionQueue;
 use crate::boundary::frame::{parse_requests, Completion};
 use crate::boundary::poll_window::PollWindow;
-use crate::engine::executor::{execute, Store};
+use crate::engine::executor::execute;
 use crate::engine::settings::Settings;
 use crate::engine::stats::Stats;
 use crate::error::{CacheError, ErrorKind, Result};
+use crate::store::backend::Backend;
 use crate::store::cluster::{ClusterConfig, ClusterPool};
 use crate::store::memory::MemoryStore;
 use crate::store::standalone::{NodeConfig, NodePool};
+use crate::store::Store;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -63,7 +65,7 @@ impl Engine {
   pub fn new(cfg: EngineConfig, handle: Handle) -> Result<Arc<Self>> {
     let store = match (&cfg.node, &cfg.cluster) {
       (_, Some(cluster)) => Store::Cluster(Box::new(ClusterPool::new(cluster)?)),
-      (Some(node), None) => Store::Valkey(Box::new(NodePool::new(node)?)),
+      (Some(node), None) => Store::Standalone(Box::new(NodePool::new(node)?)),
       (None, None) => Store::Memory(MemoryStore::new(cfg.memory_max_bytes)),
     };
     let engine = Arc::new(Engine {
@@ -82,25 +84,8 @@ impl Engine {
       polling: AtomicBool::new(false),
       poll_window: PollWindow::new(cfg.io_poll_us * 1000),
     });
-    if let Store::Valkey(pool) = &engine.store {
-      // Warm the pool so the first request does not pay for connecting; failures are retried lazily.
-      for idx in 0..pool.size() {
-        let me = engine.clone();
-        engine.handle.spawn(async move {
-          if let Store::Valkey(pool) = &me.store {
-            let _ = pool.connection_at(idx).await;
-          }
-        });
-      }
-    }
-    if let Store::Cluster(_) = &engine.store {
-      let me = engine.clone();
-      engine.handle.spawn(async move {
-        if let Store::Cluster(pool) = &me.store {
-          pool.warm().await;
-        }
-      });
-    }
+    let me = engine.clone();
+    engine.handle.spawn(async move { me.store.warm_up().await });
     Ok(engine)
   }
 
@@ -178,10 +163,8 @@ impl Engine {
   /// mode has no bus: one process, nothing to hear.
   pub fn subscribe(&self, channel: Vec<u8>) -> Result<()> {
     self.check_open()?;
-    let (clients, connect_timeout) = match &self.store {
-      Store::Memory(_) => return Ok(()),
-      Store::Valkey(pool) => (vec![pool.client().clone()], pool.connect_timeout()),
-      Store::Cluster(pool) => (pool.seeds().to_vec(), pool.connect_timeout()),
+    let Some((clients, connect_timeout)) = self.store.bus_clients() else {
+      return Ok(());
     };
     if self.bus_started.swap(true, Ordering::AcqRel) {
       return Ok(());
@@ -207,16 +190,7 @@ impl Engine {
   pub async fn ping(&self) -> Result<Duration> {
     self.check_open()?;
     let started = Instant::now();
-    if let Store::Valkey(pool) = &self.store {
-      let (idx, mut conn) = pool.connection().await?;
-      redis::cmd("PING")
-        .query_async::<String>(&mut conn)
-        .await
-        .map_err(|e| pool.failed(idx, e))?;
-    }
-    if let Store::Cluster(pool) = &self.store {
-      pool.ping().await?;
-    }
+    self.store.ping().await?;
     Ok(started.elapsed())
   }
 
@@ -224,45 +198,7 @@ impl Engine {
   /// batches; never KEYS, never one giant command.
   pub async fn delete_matching(&self, pattern: &[u8]) -> Result<u64> {
     self.check_open()?;
-    let pool = match &self.store {
-      Store::Memory(m) => {
-        let n = m.delete_matching(pattern) as u64;
-        Stats::add(&self.stats.deletes, n);
-        return Ok(n);
-      }
-      Store::Valkey(pool) => pool,
-      Store::Cluster(pool) => {
-        let n = pool.delete_matching(pattern, SCAN_COUNT).await?;
-        Stats::add(&self.stats.deletes, n);
-        return Ok(n);
-      }
-    };
-    let (idx, mut conn) = pool.connection().await?;
-    let mut cursor: u64 = 0;
-    let mut deleted = 0u64;
-    loop {
-      let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-        .arg(cursor)
-        .arg("MATCH")
-        .arg(pattern)
-        .arg("COUNT")
-        .arg(SCAN_COUNT)
-        .query_async(&mut conn)
-        .await
-        .map_err(|e| pool.failed(idx, e))?;
-      if !keys.is_empty() {
-        let n: u64 = redis::cmd("UNLINK")
-          .arg(&keys)
-          .query_async(&mut conn)
-          .await
-          .map_err(|e| pool.failed(idx, e))?;
-        deleted += n;
-      }
-      if next == 0 {
-        break;
-      }
-      cursor = next;
-    }
+    let deleted = self.store.delete_matching(pattern, SCAN_COUNT).await?;
     Stats::add(&self.stats.deletes, deleted);
     Ok(deleted)
   }
@@ -282,11 +218,7 @@ impl Engine {
         break;
       }
     }
-    match &self.store {
-      Store::Valkey(pool) => (0..pool.size()).for_each(|i| pool.discard(i)),
-      Store::Cluster(pool) => pool.discard(),
-      Store::Memory(_) => {}
-    }
+    self.store.close();
   }
 }
 

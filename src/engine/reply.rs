@@ -2,7 +2,7 @@
 //! generic command replies (integers, bulk strings, status, nested arrays as JSON).
 
 use crate::boundary::frame::{
-  Completion, REPLY_BULK, REPLY_INT, REPLY_JSON, REPLY_STATUS, STATUS_HIT, STATUS_STALE,
+  Completion, REPLY_BULK, REPLY_INT, REPLY_JSON, REPLY_STATUS, STATUS_HIT, STATUS_STALE, TAGGED,
 };
 use crate::codec::{self, Opened};
 use crate::engine::settings::Settings;
@@ -53,8 +53,8 @@ pub fn finish_read(
     Stats::add(&stats.hits, 1);
     STATUS_HIT
   };
-  // Reads end with 8 bytes (f64, epoch ms, 0 = unknown) saying how long the value may be kept
-  // in-process: until it expires or turns stale. Tagged entries set bit 7 of the codec tag.
+  // The read trailer (see `frame`): how long the value may be kept in-process, until it expires
+  // or turns stale.
   let until = match (opened.expires_at, opened.fresh_until) {
     (Some(a), Some(b)) => a.min(b),
     (Some(a), None) | (None, Some(a)) => a,
@@ -68,9 +68,6 @@ pub fn finish_read(
   data.extend_from_slice(&until.to_le_bytes());
   Completion::with_status(id, status, tag, data, start)
 }
-
-/// Bit of a read's codec tag: the entry carries tags.
-pub const TAGGED: u8 = 0x80;
 
 /// `open_stored` + `finish_read` for values without tags to check.
 #[cfg(test)]

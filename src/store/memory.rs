@@ -1,6 +1,8 @@
 //! Memory-only mode: a bounded in-process store with the same semantics as Valkey for the
 //! commands the engine uses (values carry the same envelope, TTLs in milliseconds).
 
+use crate::error::Result;
+use crate::store::backend::Backend;
 use crate::store::glob;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -124,6 +126,24 @@ impl MemoryStore {
       };
       map.remove(&k);
     }
+  }
+}
+
+impl Backend for MemoryStore {
+  async fn warm_up(&self) {}
+
+  async fn ping(&self) -> Result<()> {
+    Ok(())
+  }
+
+  async fn delete_matching(&self, pattern: &[u8], _count: usize) -> Result<u64> {
+    Ok(MemoryStore::delete_matching(self, pattern) as u64)
+  }
+
+  fn close(&self) {}
+
+  fn bus_clients(&self) -> Option<(Vec<redis::Client>, Duration)> {
+    None
   }
 }
 

@@ -3,6 +3,8 @@
 //! `E_CONNECTION` at once instead of waiting for a connect per request.
 
 use crate::error::{CacheError, ErrorKind, Result};
+use crate::store::backend::Backend;
+use futures_util::future::join_all;
 use redis::aio::MultiplexedConnection;
 use redis::io::tcp::TcpSettings;
 use redis::{AsyncConnectionConfig, ConnectionInfo, IntoConnectionInfo, Pipeline, Value};
@@ -136,14 +138,6 @@ impl NodePool {
     }
   }
 
-  pub fn client(&self) -> &redis::Client {
-    &self.client
-  }
-
-  pub fn connect_timeout(&self) -> Duration {
-    self.connect_timeout
-  }
-
   pub fn size(&self) -> usize {
     self.slots.len()
   }
@@ -205,6 +199,59 @@ impl NodePool {
       self.discard(idx);
     }
     CacheError::from(e)
+  }
+}
+
+impl Backend for NodePool {
+  async fn warm_up(&self) {
+    // Every connection at once; a failure is retried lazily by the first request.
+    let _ = join_all((0..self.size()).map(|idx| self.connection_at(idx))).await;
+  }
+
+  async fn ping(&self) -> Result<()> {
+    let (idx, mut conn) = self.connection().await?;
+    redis::cmd("PING")
+      .query_async::<String>(&mut conn)
+      .await
+      .map_err(|e| self.failed(idx, e))?;
+    Ok(())
+  }
+
+  async fn delete_matching(&self, pattern: &[u8], count: usize) -> Result<u64> {
+    let (idx, mut conn) = self.connection().await?;
+    let mut cursor: u64 = 0;
+    let mut deleted = 0u64;
+    loop {
+      let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+        .arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(count)
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| self.failed(idx, e))?;
+      if !keys.is_empty() {
+        let n: u64 = redis::cmd("UNLINK")
+          .arg(&keys)
+          .query_async(&mut conn)
+          .await
+          .map_err(|e| self.failed(idx, e))?;
+        deleted += n;
+      }
+      if next == 0 {
+        return Ok(deleted);
+      }
+      cursor = next;
+    }
+  }
+
+  fn close(&self) {
+    (0..self.size()).for_each(|i| self.discard(i));
+  }
+
+  fn bus_clients(&self) -> Option<(Vec<redis::Client>, Duration)> {
+    Some((vec![self.client.clone()], self.connect_timeout))
   }
 }
 

@@ -1,7 +1,6 @@
 // Loads the generated napi-rs binding (binding.js picks the right platform package).
 import type * as Native from '../../binding'
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const native: typeof Native = require('../../binding.js')
 
 export const NativeEngine = native.NativeEngine
@@ -10,3 +9,26 @@ export type EngineOptions = Native.EngineOptions
 export type EngineStats = Native.EngineStats
 export const escapeGlob = native.escapeGlob
 export const keySlot = native.keySlot
+
+/** The boundary's codes, defined once in Rust (`src/boundary/frame.rs`, `src/features/bus.rs`). */
+export const {
+  OP_GET,
+  OP_SET,
+  OP_DELETE,
+  OP_EXISTS,
+  OP_COMMAND,
+  STATUS_HIT,
+  STATUS_ERROR,
+  STATUS_STALE,
+  REPLY_INT,
+  REPLY_BULK,
+  REPLY_STATUS,
+  TAGGED,
+  READ_TRAILER_BYTES,
+  BUS_ID,
+  BUS_MESSAGE,
+  BUS_SUBSCRIBED,
+  BUS_LOST,
+} = native
+/** The `code` of each native error kind: an error completion with tag `n` has `NATIVE_CODES[n - 1]`. */
+export const NATIVE_CODES: readonly string[] = native.errorCodes()

@@ -7,45 +7,41 @@
  * starving timers and other I/O.
  */
 import { performance } from 'node:perf_hooks'
-import { NativeEngine, type EngineOptions } from './binding'
-import { cacheError, ClosedError, fromNative, NATIVE_KINDS, type CacheError } from '../core/errors'
+import {
+  BUS_ID,
+  NativeEngine,
+  OP_DELETE,
+  OP_EXISTS,
+  OP_GET,
+  READ_TRAILER_BYTES,
+  STATUS_ERROR,
+  STATUS_HIT,
+  STATUS_STALE,
+  TAGGED,
+  type EngineOptions,
+} from './binding'
+import { commandReply, DOWN, MISS, NATIVE_KINDS, Stale } from './completion'
+import { RequestFrame, type SetFields } from './frame'
+
+export { DOWN, MISS, Stale }
+import { cacheError, ClosedError, fromNative, type CacheError } from '../core/errors'
 import type { Codec } from '../core/codec'
 import type { L1 } from '../tiers/l1'
-
-const OP_GET = 1
-const OP_SET = 2
-const OP_DELETE = 3
-const OP_EXISTS = 4
-const OP_COMMAND = 5
-const STATUS_HIT = 1
-const STATUS_ERROR = 2
-const STATUS_STALE = 3
-const REPLY_INT = 1
-const REPLY_BULK = 2
-const REPLY_STATUS = 3
 
 const KIND_VALUE = 0
 const KIND_VOID = 1
 const KIND_FLAG = 2
 const KIND_ENTRY = 3
 const KIND_COMMAND = 4
-
-/** What `getEntry` resolves when nothing usable is stored. */
-export const MISS: unique symbol = Symbol('ferrocache.miss')
-/** What `getEntry` resolves when Valkey could not be asked (unreachable, timeout). */
-export const DOWN: unique symbol = Symbol('ferrocache.down')
-/** Completion id of bus events (pub/sub messages and (re)subscriptions). */
-const BUS_ID = 0xffffffff
-/** What `getEntry` resolves for a value past its fresh time but within grace. */
-export class Stale {
-  constructor(readonly value: unknown) {}
-}
+/** A read for `has()`: resolves whether `get` would have found a value; counts no hit/miss. */
+const KIND_PROBE = 5
+/** Added to a read's kind: take the engine's hit/miss count of this read out again. */
+const UNCOUNTED = 8
 
 /** Results handed to JS per drain; measured best on 2 cores (see docs/architecture.md). */
 const CHUNK = 8
 /** Longest stretch, in ms, that chained drains may hold the event loop before yielding. */
 const TURN_BUDGET_MS = 2
-const INITIAL_FRAME = 64 * 1024
 
 /** Errors that make a `get` a miss instead of a rejection: the cache being down must not break reads. */
 const SOFT = new Set(['E_CONNECTION', 'E_TIMEOUT', 'E_SERVER'])
@@ -53,18 +49,19 @@ const SOFT = new Set(['E_CONNECTION', 'E_TIMEOUT', 'E_SERVER'])
 type Settle = (v: unknown) => void
 
 /** One write of `setMany`. */
-export interface SetRequest {
+export interface SetRequest extends SetFields {
   key: string
-  codec: number
-  data: string | Uint8Array
-  ttlMs: number
-  markers?: string[]
 }
 
 export class Transport {
   readonly engine: NativeEngine
   /** Values that passed the envelope check but that the codec could not decode. */
   decodeErrors = 0
+  /** Engine-counted hits and misses of reads that are not lookups of their own (see `stats()`). */
+  uncountedHits = 0
+  uncountedMisses = 0
+  /** Decode failures of those reads: errors, but neither hit nor miss. */
+  uncountedErrors = 0
   closed = false
   /** Receives bus events: tag 0 = message (payload), 1 = (re)subscribed, 2 = subscription lost. */
   onBus?: (tag: number, payload: Buffer) => void
@@ -78,8 +75,7 @@ export class Transport {
   lastUntil = 0
   private keys: string[] = []
   private epochs: number[] = []
-  private out = Buffer.allocUnsafe(INITIAL_FRAME)
-  private len = 0
+  private readonly frame = new RequestFrame()
   private batch: number[] = []
   private flushQueued = false
   private resolves: (Settle | undefined)[] = []
@@ -103,23 +99,14 @@ export class Transport {
 
   get(key: string): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    return this.request(OP_GET, key, KIND_VALUE, 0)
+    return this.request(OP_GET, key, KIND_VALUE)
   }
 
-  /**
-   * `data` is JSON text (utf8-encoded here) or bytes. The entry lives `ttlMs` (≤ 0: no expiry);
-   * with `freshMs` > 0 it turns stale after `freshMs` and stays readable as stale until `ttlMs`.
-   */
-  set(
-    key: string,
-    codecId: number,
-    data: string | Uint8Array,
-    ttlMs: number,
-    freshMs = 0,
-    markers?: readonly string[],
-  ): Promise<unknown> {
+  /** Writes a value (see `SetFields`); resolves when Valkey has stored it. */
+  set(key: string, w: SetFields): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    const id = this.writeSet(key, codecId, data, ttlMs, freshMs, markers)
+    const id = this.begin(key, KIND_VOID)
+    this.frame.set(id, key, w)
     return new Promise((resolve, reject) => {
       this.resolves[id] = resolve
       this.rejects[id] = reject
@@ -136,7 +123,8 @@ export class Transport {
         if (--left === 0) resolve()
       }
       for (const e of entries) {
-        const id = this.writeSet(e.key, e.codec, e.data, e.ttlMs, 0, e.markers)
+        const id = this.begin(e.key, KIND_VOID)
+        this.frame.set(id, e.key, e)
         this.resolves[id] = done
         this.rejects[id] = reject
       }
@@ -150,7 +138,7 @@ export class Transport {
       let left = keys.length
       if (left === 0) return resolve(out)
       for (let i = 0; i < keys.length; i++) {
-        const id = this.begin(OP_GET, keys[i], KIND_VALUE, 0)
+        const id = this.write(OP_GET, keys[i], KIND_VALUE)
         const slot = slots[i]
         this.resolves[id] = (v) => {
           out[slot] = v
@@ -161,52 +149,19 @@ export class Transport {
     })
   }
 
-  private writeSet(
-    key: string,
-    codecId: number,
-    data: string | Uint8Array,
-    ttlMs: number,
-    freshMs: number,
-    markers: readonly string[] | undefined,
-  ): number {
-    let extra = 23 + (typeof data === 'string' ? data.length * 3 : data.byteLength)
-    if (markers !== undefined) for (const m of markers) extra += 2 + m.length * 3
-    const id = this.begin(OP_SET, key, KIND_VOID, extra)
-    const o = this.out
-    let at = this.len
-    o.writeDoubleLE(ttlMs, at)
-    o.writeDoubleLE(freshMs, at + 8)
-    o[at + 16] = codecId
-    const lenAt = at + 17
-    at += 21
-    let n: number
-    if (typeof data === 'string') n = o.write(data, at, 'utf8')
-    else {
-      o.set(data, at)
-      n = data.byteLength
-    }
-    o.writeUInt32LE(n, lenAt)
-    at += n
-    const count = markers === undefined ? 0 : markers.length
-    o.writeUInt16LE(count, at)
-    at += 2
-    for (let i = 0; i < count; i++) {
-      const m = (markers as readonly string[])[i]
-      const w = o.write(m, at + 2, 'utf8')
-      o.writeUInt16LE(w, at)
-      at += 2 + w
-    }
-    this.len = at
-    return id
-  }
-
   /**
    * Reads an entry for `getOrSet`: resolves the value when fresh, a `Stale` wrapper when past its
    * fresh time (within grace), or `MISS`.
    */
-  getEntry(key: string): Promise<unknown> {
+  getEntry(key: string, counted = true): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    return this.request(OP_GET, key, KIND_ENTRY, 0)
+    return this.request(OP_GET, key, counted ? KIND_ENTRY : KIND_ENTRY | UNCOUNTED)
+  }
+
+  /** Whether `get(key)` would find a value (same read and checks), without counting a hit or miss. */
+  probe(key: string): Promise<boolean> {
+    if (this.closed) return Promise.reject(new ClosedError())
+    return this.request(OP_GET, key, KIND_PROBE | UNCOUNTED) as Promise<boolean>
   }
 
   /**
@@ -214,9 +169,14 @@ export class Transport {
    * callback, so a hit reaches the awaiting code without an extra microtask hop. Callbacks must
    * not throw.
    */
-  getEntryThen(key: string, onEntry: (entry: unknown) => void, onError: (e: unknown) => void): void {
+  getEntryThen(
+    key: string,
+    onEntry: (entry: unknown) => void,
+    onError: (e: unknown) => void,
+    counted = true,
+  ): void {
     if (this.closed) return onError(new ClosedError())
-    const id = this.begin(OP_GET, key, KIND_ENTRY, 0)
+    const id = this.write(OP_GET, key, counted ? KIND_ENTRY : KIND_ENTRY | UNCOUNTED)
     this.resolves[id] = onEntry
     this.rejects[id] = onError
   }
@@ -228,35 +188,22 @@ export class Transport {
    */
   command(routeKey: string, args: (string | Buffer)[]): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    let extra = 4
-    for (const a of args) extra += 4 + (typeof a === 'string' ? a.length * 3 : a.length)
-    const p = this.request(OP_COMMAND, routeKey, KIND_COMMAND, extra)
-    const o = this.out
-    let at = this.len
-    o.writeUInt32LE(args.length, at)
-    at += 4
-    for (const a of args) {
-      let n: number
-      if (typeof a === 'string') n = o.write(a, at + 4, 'utf8')
-      else {
-        a.copy(o, at + 4)
-        n = a.length
-      }
-      o.writeUInt32LE(n, at)
-      at += 4 + n
-    }
-    this.len = at
-    return p
+    const id = this.begin(routeKey, KIND_COMMAND)
+    this.frame.command(id, routeKey, args)
+    return new Promise((resolve, reject) => {
+      this.resolves[id] = resolve
+      this.rejects[id] = reject
+    })
   }
 
   delete(key: string): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    return this.request(OP_DELETE, key, KIND_FLAG, 0)
+    return this.request(OP_DELETE, key, KIND_FLAG)
   }
 
   exists(key: string): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
-    return this.request(OP_EXISTS, key, KIND_FLAG, 0)
+    return this.request(OP_EXISTS, key, KIND_FLAG)
   }
 
   /** Number of requests waiting for a result. */
@@ -264,29 +211,27 @@ export class Transport {
     return this.inflight
   }
 
-  /** Writes a request and returns its Promise. */
-  private request(op: number, key: string, kind: number, extra: number): Promise<unknown> {
-    const id = this.begin(op, key, kind, extra)
+  /** Writes a request without fields after its key and returns its Promise. */
+  private request(op: number, key: string, kind: number): Promise<unknown> {
+    const id = this.write(op, key, kind)
     return new Promise((resolve, reject) => {
       this.resolves[id] = resolve
       this.rejects[id] = reject
     })
   }
 
-  /** Writes op + id + key (reserving `extra` bytes after it), queues the flush, returns the id. */
-  private begin(op: number, key: string, kind: number, extra: number): number {
-    const need = 9 + key.length * 3 + extra
-    if (this.len + need > this.out.length) this.grow(need)
+  /** Writes a request without fields after its key; returns its id. */
+  private write(op: number, key: string, kind: number): number {
+    const id = this.begin(key, kind)
+    this.frame.header(op, id, key, 0)
+    return id
+  }
+
+  /** Takes an id for a request about to be written, queues the flush of this tick. */
+  private begin(key: string, kind: number): number {
     const id = this.free.length > 0 ? (this.free.pop() as number) : this.resolves.length
-    const o = this.out
-    const at = this.len
-    o[at] = op
-    o.writeUInt32LE(id, at + 1)
-    const n = o.write(key, at + 9, 'utf8')
-    o.writeUInt32LE(n, at + 5)
-    this.len = at + 9 + n
     this.kinds[id] = kind
-    if (this.l1 !== undefined && (kind === KIND_VALUE || kind === KIND_ENTRY)) {
+    if (this.l1 !== undefined && (kind === KIND_VALUE || (kind & ~UNCOUNTED) === KIND_ENTRY)) {
       this.keys[id] = key
       this.epochs[id] = this.l1.epoch
     }
@@ -299,27 +244,19 @@ export class Transport {
     return id
   }
 
-  private grow(need: number): void {
-    const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.len + need))
-    this.out.copy(bigger, 0, 0, this.len)
-    this.out = bigger
-  }
-
   /** Sends everything written this tick as one batch. */
   flush = (): void => {
     this.flushQueued = false
-    if (this.len === 0) return
+    if (this.frame.empty) return
     const ids = this.batch
     this.batch = []
-    const frame = this.out.subarray(0, this.len)
-    this.len = 0
+    const frame = this.frame.take()
     try {
       this.engine.submit(frame)
     } catch (e) {
       const err = fromNative(e)
       for (const id of ids) this.settle(id, false, err)
     }
-    if (this.out.length > 4 * INITIAL_FRAME) this.out = Buffer.allocUnsafe(INITIAL_FRAME)
   }
 
   private onReady = (): void => {
@@ -348,14 +285,38 @@ export class Transport {
       const status = chunk[p + 4]
       const tag = chunk[p + 5]
       const end = p + 10 + chunk.readUInt32LE(p + 6)
-      if (id === BUS_ID) this.onBus?.(tag, chunk.subarray(p + 10, end))
+      if (id === BUS_ID) this.bus(tag, chunk.subarray(p + 10, end))
       else this.complete(id, status, tag, chunk, p + 10, end)
       p = end
     }
   }
 
+  /**
+   * A bus event. Whatever its handler does with a message from the network, an exception must
+   * not escape: it would skip the rest of this chunk (requests never settled) or crash the
+   * process. The handler validates and counts; this is the last line of defence.
+   */
+  private bus(tag: number, payload: Buffer): void {
+    try {
+      this.onBus?.(tag, payload)
+    } catch {
+      this.busFailures++
+    }
+  }
+
+  /** Bus events whose handler threw (counted as bad bus messages). */
+  busFailures = 0
+
   private complete(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
-    const kind = this.kinds[id]
+    let kind = this.kinds[id]
+    if (kind & UNCOUNTED) {
+      kind &= ~UNCOUNTED
+      // The engine counted every GET it sent: a hit when fresh, a miss when stale, absent or
+      // failed. Only a key it refused before sending (too long) counted neither.
+      if (status === STATUS_HIT) this.uncountedHits++
+      else if (status !== STATUS_ERROR || NATIVE_KINDS[tag - 1] !== 'E_INVALID_KEY') this.uncountedMisses++
+    }
+    if (kind === KIND_PROBE) return this.probed(id, status, tag, chunk, start, end)
     if (status === STATUS_ERROR) {
       const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
       if (kind === KIND_VALUE && SOFT.has(err.code)) this.settle(id, true, undefined)
@@ -367,38 +328,86 @@ export class Transport {
       let value: unknown
       if (status === STATUS_HIT) {
         // Reads end with 8 bytes: how long the value may be kept in-process (epoch ms).
-        const codec = tag & 0x7f
+        const codec = tag & ~TAGGED
         try {
-          value = this.codec.decode(codec, chunk, start, end - 8)
+          value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
           const l1 = this.l1
           if (l1 !== undefined) {
-            const until = chunk.readDoubleLE(end - 8)
-            l1.fill(this.keys[id], value, codec, chunk, start, end - 8, until, tag > 0x7f, this.epochs[id])
+            const until = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
+            l1.fill(
+              this.keys[id],
+              value,
+              codec,
+              chunk,
+              start,
+              end - READ_TRAILER_BYTES,
+              until,
+              (tag & TAGGED) !== 0,
+              this.epochs[id],
+            )
           }
         } catch {
           this.decodeErrors++
         }
       }
       this.settle(id, true, value)
-    } else if (kind === KIND_ENTRY) this.settle(id, true, this.entry(id, status, tag, chunk, start, end))
-    else if (kind === KIND_COMMAND) this.settle(id, true, commandReply(status, tag, chunk, start, end))
+    } else if (kind === KIND_ENTRY) {
+      this.settle(id, true, this.entry(id, status, tag, chunk, start, end, this.kinds[id] !== KIND_ENTRY))
+    } else if (kind === KIND_COMMAND) this.settle(id, true, commandReply(status, tag, chunk, start, end))
     else this.settle(id, true, kind === KIND_FLAG ? status === STATUS_HIT : undefined)
   }
 
-  private entry(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): unknown {
+  /** `get` resolves a value exactly when the read was a hit that decodes; soft errors read as misses. */
+  private probed(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
+    if (status === STATUS_ERROR) {
+      const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
+      return SOFT.has(err.code) ? this.settle(id, true, false) : this.settle(id, false, err)
+    }
+    let live = false
+    if (status === STATUS_HIT) {
+      try {
+        this.codec.decode(tag & 0x7f, chunk, start, end - 8)
+        live = true
+      } catch {
+        this.uncountedErrors++
+      }
+    }
+    this.settle(id, true, live)
+  }
+
+  private entry(
+    id: number,
+    status: number,
+    tag: number,
+    chunk: Buffer,
+    start: number,
+    end: number,
+    uncounted: boolean,
+  ): unknown {
     this.lastUntil = 0
     if (status !== STATUS_HIT && status !== STATUS_STALE) return MISS
     try {
-      const codec = tag & 0x7f
-      const value = this.codec.decode(codec, chunk, start, end - 8)
-      if (status === STATUS_HIT) this.lastUntil = chunk.readDoubleLE(end - 8)
+      const codec = tag & ~TAGGED
+      const value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
+      if (status === STATUS_HIT) this.lastUntil = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
       if (status === STATUS_HIT && this.l1 !== undefined) {
-        const until = chunk.readDoubleLE(end - 8)
-        this.l1.fill(this.keys[id], value, codec, chunk, start, end - 8, until, tag > 0x7f, this.epochs[id])
+        const until = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
+        this.l1.fill(
+          this.keys[id],
+          value,
+          codec,
+          chunk,
+          start,
+          end - READ_TRAILER_BYTES,
+          until,
+          (tag & TAGGED) !== 0,
+          this.epochs[id],
+        )
       }
       return status === STATUS_HIT ? value : new Stale(value)
     } catch {
-      this.decodeErrors++
+      if (uncounted) this.uncountedErrors++
+      else this.decodeErrors++
       return MISS
     }
   }
@@ -431,12 +440,4 @@ export class Transport {
     })()
     return this.closing
   }
-}
-
-function commandReply(status: number, tag: number, chunk: Buffer, start: number, end: number): unknown {
-  if (status !== STATUS_HIT) return null
-  if (tag === REPLY_INT) return Number(chunk.toString('latin1', start, end))
-  if (tag === REPLY_BULK) return Buffer.from(chunk.subarray(start, end))
-  if (tag === REPLY_STATUS) return chunk.toString('utf8', start, end)
-  return JSON.parse(chunk.toString('utf8', start, end))
 }

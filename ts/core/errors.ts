@@ -2,6 +2,8 @@
  * Every error ferrocache throws is a `CacheError` with a stable `code`. Match on `err.code`
  * (or `instanceof` one of the subclasses); messages may improve between versions, codes do not.
  */
+import { CodecError } from './codec'
+
 export type CacheErrorCode =
   | 'E_INVALID_OPTION'
   | 'E_INVALID_KEY'
@@ -102,28 +104,51 @@ export function cacheError(code: CacheErrorCode, message: string): CacheError {
   return Cls ? new Cls(message) : new CacheError(code, message)
 }
 
-/** Codes in the order of the native engine's error kinds (frame `tag` byte − 1). */
-export const NATIVE_KINDS: readonly CacheErrorCode[] = [
-  'E_INVALID_OPTION',
-  'E_INVALID_KEY',
-  'E_INVALID_VALUE',
-  'E_SERIALIZE',
-  'E_VALUE_TOO_LARGE',
-  'E_CONNECTION',
-  'E_TIMEOUT',
-  'E_AUTH',
-  'E_CLOSED',
-  'E_LOCK_TIMEOUT',
-  'E_RATE_LIMITED',
-  'E_SERVER',
-  'E_INTERNAL',
-]
+const KNOWN: Record<CacheErrorCode, true> = {
+  E_INVALID_OPTION: true,
+  E_INVALID_KEY: true,
+  E_INVALID_VALUE: true,
+  E_SERIALIZE: true,
+  E_VALUE_TOO_LARGE: true,
+  E_CONNECTION: true,
+  E_TIMEOUT: true,
+  E_AUTH: true,
+  E_CLOSED: true,
+  E_LOCK_TIMEOUT: true,
+  E_RATE_LIMITED: true,
+  E_SERVER: true,
+  E_INTERNAL: true,
+  E_NOT_IMPLEMENTED: true,
+}
 
-/** Converts an error thrown by the native binding (`"E_CODE: message"`) into a `CacheError`. */
+/** Whether a string is one of the codes above (the native engine's codes must all be). */
+export function isCacheErrorCode(code: unknown): code is CacheErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(KNOWN, code)
+}
+
+/**
+ * Converts an error thrown by the native binding into a `CacheError`. Synchronous native calls
+ * throw with `code` already set; `async` ones (whose rejections napi-rs builds with a fixed
+ * status) put the code before the message, `"E_CODE: message"`.
+ */
 export function fromNative(err: unknown): CacheError {
   if (err instanceof CacheError) return err
   const message = err instanceof Error ? err.message : String(err)
-  const m = /^(E_[A-Z_]+): ([\s\S]*)$/.exec(message)
-  if (m && (NATIVE_KINDS as readonly string[]).includes(m[1])) return cacheError(m[1] as CacheErrorCode, m[2])
+  const code = (err as { code?: unknown } | null | undefined)?.code
+  if (isCacheErrorCode(code)) return cacheError(code, message)
+  const sep = message.indexOf(': ')
+  const lead = sep > 0 ? message.slice(0, sep) : undefined
+  if (isCacheErrorCode(lead)) return cacheError(lead, message.slice(sep + 2))
   return new CacheError('E_INTERNAL', message)
+}
+
+/** A codec failure (or anything thrown while serializing) as the `CacheError` `set` rejects with. */
+export function codecToCacheError(e: unknown): CacheError {
+  if (e instanceof CacheError) return e
+  if (e instanceof CodecError) {
+    if (e.reason === 'invalid-value') return new InvalidValueError(e.message)
+    if (e.reason === 'option') return new InvalidOptionError(e.message)
+    return new SerializeError(e.message, { cause: e })
+  }
+  return new SerializeError(`cannot serialize the value: ${(e as Error)?.message ?? String(e)}`, { cause: e })
 }

@@ -1,5 +1,7 @@
 import { InvalidOptionError } from './errors'
 import type { Serializer } from './codec'
+import * as D from './defaults'
+import { checkWellFormed } from './keys'
 
 /** Options of `new Cache()`. Every field is optional; defaults are listed on each field. */
 export interface CacheOptions {
@@ -12,7 +14,7 @@ export interface CacheOptions {
   nodes?: string[]
   /** Prepended to every key this cache writes. Default `'fc:'`, so `clear()` never touches other data. */
   prefix?: string
-  /** Default time to live, in seconds. Default 300. */
+  /** Default time to live, in seconds (at most 100 years; `Infinity`: no expiry). Default 300. */
   ttl?: number
   /** Connections to each Valkey node. Default 1 (fastest in our benchmark: one pipelined connection). */
   poolSize?: number
@@ -107,10 +109,20 @@ function int(name: string, v: unknown, dflt: number, min: number, max: number): 
   return v
 }
 
-/** Checks a TTL in seconds and returns it in milliseconds. */
-export function ttlToMs(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    bad(name, `must be a number of seconds > 0, got ${String(v)}`)
+/**
+ * Checks a time in seconds (`ttl`, `grace`, …) and returns it in milliseconds: a number > 0 and at
+ * most `MAX_TTL_SECONDS`, or — where `infinite` allows it — `Infinity`, kept as `Infinity` ms
+ * ("no expiry": the engine stores it without one).
+ */
+export function ttlToMs(name: string, v: unknown, infinite = false): number {
+  if (infinite && v === Infinity) return Infinity
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > D.MAX_TTL_SECONDS) {
+    bad(
+      name,
+      `must be a number of seconds > 0 and at most ${D.MAX_TTL_SECONDS} (100 years)${
+        infinite ? ', or Infinity for no expiry' : ''
+      }, got ${String(v)}`,
+    )
   }
   return Math.ceil(v * 1000)
 }
@@ -140,22 +152,29 @@ export function resolveOptions(input: CacheOptions | undefined): ResolvedOptions
       bad('l1', 'must be false or { maxEntries?, maxBytes?, ttl? }')
     const l = o.l1 as { maxEntries?: unknown; maxBytes?: unknown; ttl?: unknown }
     l1 = {
-      maxEntries: int('l1.maxEntries', l.maxEntries, 10_000, 1, 10_000_000),
-      maxBytes: int('l1.maxBytes', l.maxBytes, 32 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
-      ttlMs: l.ttl === undefined ? 60_000 : ttlToMs('l1.ttl', l.ttl),
+      maxEntries: int('l1.maxEntries', l.maxEntries, D.DEFAULT_L1_MAX_ENTRIES, 1, 10_000_000),
+      maxBytes: int('l1.maxBytes', l.maxBytes, D.DEFAULT_L1_MAX_BYTES, 1024, Number.MAX_SAFE_INTEGER),
+      ttlMs: ttlToMs('l1.ttl', l.ttl === undefined ? D.DEFAULT_L1_TTL_SECONDS : l.ttl),
     }
   }
-  const prefix = o.prefix === undefined ? 'fc:' : o.prefix
+  const prefix = o.prefix === undefined ? D.DEFAULT_PREFIX : o.prefix
   if (typeof prefix !== 'string') bad('prefix', 'must be a string')
-  const ttlMs = o.ttl === undefined ? 300_000 : ttlToMs('ttl', o.ttl)
-  let compressionThreshold: number | undefined = 1024
+  checkWellFormed('prefix', prefix)
+  const ttlMs = ttlToMs('ttl', o.ttl === undefined ? D.DEFAULT_TTL_SECONDS : o.ttl, true)
+  let compressionThreshold: number | undefined = D.DEFAULT_COMPRESSION_THRESHOLD
   if (o.compression === false) compressionThreshold = undefined
   else if (o.compression !== undefined) {
     if (typeof o.compression !== 'object' || o.compression === null) {
       bad('compression', 'must be false or { threshold?: number }')
     }
     const c = o.compression as { threshold?: unknown }
-    compressionThreshold = int('compression.threshold', c.threshold, 1024, 1, 2 ** 31)
+    compressionThreshold = int(
+      'compression.threshold',
+      c.threshold,
+      D.DEFAULT_COMPRESSION_THRESHOLD,
+      1,
+      2 ** 31,
+    )
   }
   const s = o.serializer
   if (
@@ -186,17 +205,29 @@ export function resolveOptions(input: CacheOptions | undefined): ResolvedOptions
     nodes: o.nodes === undefined ? undefined : [...(o.nodes as string[])],
     prefix,
     ttlMs,
-    poolSize: int('poolSize', o.poolSize, 1, 1, 64),
+    poolSize: int('poolSize', o.poolSize, D.DEFAULT_POOL_SIZE, 1, 64),
     compressionThreshold,
     serializer: (s ?? 'structured') as ResolvedOptions['serializer'],
-    commandTimeoutMs: int('commandTimeoutMs', o.commandTimeoutMs, 500, 1, 600_000),
-    connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs, 1000, 1, 600_000),
-    maxValueBytes: int('maxValueBytes', o.maxValueBytes, 16 * 1024 * 1024, 1, 512 * 1024 * 1024 - 64),
-    maxKeyBytes: int('maxKeyBytes', o.maxKeyBytes, 4096, 16, 65536),
-    memoryMaxBytes: int('memoryMaxBytes', o.memoryMaxBytes, 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+    commandTimeoutMs: int('commandTimeoutMs', o.commandTimeoutMs, D.DEFAULT_COMMAND_TIMEOUT_MS, 1, 600_000),
+    connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs, D.DEFAULT_CONNECT_TIMEOUT_MS, 1, 600_000),
+    maxValueBytes: int(
+      'maxValueBytes',
+      o.maxValueBytes,
+      D.DEFAULT_MAX_VALUE_BYTES,
+      1,
+      512 * 1024 * 1024 - 64,
+    ),
+    maxKeyBytes: int('maxKeyBytes', o.maxKeyBytes, D.DEFAULT_MAX_KEY_BYTES, 16, 65536),
+    memoryMaxBytes: int(
+      'memoryMaxBytes',
+      o.memoryMaxBytes,
+      D.DEFAULT_MEMORY_MAX_BYTES,
+      1024,
+      Number.MAX_SAFE_INTEGER,
+    ),
     tlsCa,
-    tagTtlMs: o.tagTtl === undefined ? 7 * 24 * 3600 * 1000 : ttlToMs('tagTtl', o.tagTtl),
+    tagTtlMs: ttlToMs('tagTtl', o.tagTtl === undefined ? D.DEFAULT_TAG_TTL_SECONDS : o.tagTtl),
     l1,
-    ioPollUs: int('ioPollUs', o.ioPollUs, 100, 0, 100_000),
+    ioPollUs: int('ioPollUs', o.ioPollUs, D.DEFAULT_IO_POLL_US, 0, 100_000),
   }
 }

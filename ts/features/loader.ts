@@ -4,7 +4,7 @@ import { ttlToMs } from '../core/options'
 
 /** What a loader receives. */
 export interface LoaderContext {
-  /** Overrides the entry's ttl (seconds) for this load, e.g. from an upstream Cache-Control. */
+  /** Overrides the entry's ttl (seconds; `Infinity`: no expiry) for this load, e.g. from an upstream Cache-Control. */
   setTtl(seconds: number): void
   /** Sets the entry's tags for this load (replacing the `tags` option), e.g. from the loaded data. */
   setTags(tags: string[]): void
@@ -20,7 +20,7 @@ export class Context implements LoaderContext {
     private readonly toMarkers: (tags: unknown) => string[],
   ) {}
   setTtl(seconds: number): void {
-    this.ttlMs = ttlToMs('setTtl(seconds)', seconds)
+    this.ttlMs = ttlToMs('setTtl(seconds)', seconds, true)
   }
   setTags(tags: string[]): void {
     this.markers = this.toMarkers(tags)
@@ -62,7 +62,7 @@ export function callLoader(
 const TIMED_OUT: unique symbol = Symbol('timed out')
 
 /**
- * Resolves the promise's value, or `TIMED_OUT` after `ms` (whichever comes first). With
+ * @internal Resolves the promise's value, or `TIMED_OUT` after `ms` (whichever comes first). With
  * `keepAlive` false the timer does not keep the process alive.
  */
 export function within<T>(p: Promise<T>, ms: number, keepAlive = true): Promise<T | typeof TIMED_OUT> {

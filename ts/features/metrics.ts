@@ -21,6 +21,8 @@ export interface CacheStats {
   bytesWritten: number
   bytesRead: number
   compressedWrites: number
+  /** Messages on the bus channel that were not valid ferrocache messages (dropped, never thrown). */
+  badBusMessages: number
   /** hits / (hits + misses), 0 when nothing was read. */
   hitRate: number
 }
@@ -49,6 +51,7 @@ const HELP: Record<string, [string, 'counter' | 'gauge']> = {
   bytesWritten: ['Bytes of keys and stored values written.', 'counter'],
   bytesRead: ['Bytes of stored values read.', 'counter'],
   compressedWrites: ['Values stored lz4-compressed.', 'counter'],
+  badBusMessages: ['Bus messages dropped as malformed or foreign.', 'counter'],
   hitRate: ['hits / (hits + misses).', 'gauge'],
 }
 

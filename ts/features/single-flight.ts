@@ -8,11 +8,11 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Codec, Encoded } from '../core/codec'
-import { CacheError, InvalidValueError } from '../core/errors'
+import { CacheError, InvalidValueError, codecToCacheError } from '../core/errors'
 import { GraceMemory } from '../tiers/grace-memory'
 import { callLoader, Context, within, type LoaderContext } from './loader'
 import { DOWN, MISS, Stale, type Transport } from '../boundary/transport'
-import { encodeKeys, BUS_CHANNEL } from './bus'
+import { encodeKey, BUS_CHANNEL } from './bus'
 import { L1_MISS, type L1 } from '../tiers/l1'
 import { RELEASE, RENEW, Waiter, lockKeyOf, type Lease } from './lease'
 import { due, newEnough, type Ahead } from './refresh-ahead'
@@ -125,7 +125,7 @@ export class SingleFlight {
     else if (entry === DOWN) stale = this.recall(key)
     if (stale !== undefined && plan.graceMs > 0 && entry instanceof Stale) {
       this.counters.staleServed++
-      this.refreshInBackground(key, loader, plan)
+      this.refreshInBackground(key, loader, plan, stale)
       return stale.value
     }
     return this.load(key, loader, plan, plan.graceMs > 0 ? stale : undefined, entry === DOWN)
@@ -138,10 +138,12 @@ export class SingleFlight {
     return new Stale(this.codec.decode(enc.codec, bytes, 0, bytes.length))
   }
 
-  private refreshInBackground(key: string, loader: Loader, plan: Plan): void {
+  private refreshInBackground(key: string, loader: Loader, plan: Plan, stale: Stale): void {
     if (this.refreshing.has(key)) return
     this.refreshing.add(key)
-    this.load(key, loader, plan, undefined, false, true)
+    // The loader sees the expired value (`ctx.stale`) as in any load within grace; the caller
+    // already got it, so a failing refresh is only counted.
+    this.load(key, loader, plan, stale, false, true)
       .catch(() => {}) // counted in loadErrors; the stale value was already served
       .finally(() => {
         this.refreshing.delete(key)
@@ -174,7 +176,7 @@ export class SingleFlight {
     background: boolean | Ahead = false,
   ): Promise<unknown> {
     const ahead = typeof background === 'object' ? background : undefined
-    if (!this.distributed || down) return this.loadHere(key, loader, plan, stale, undefined, ahead)
+    if (!this.distributed || down) return this.loadHere(key, loader, plan, stale, undefined, background)
     await this.ensureBus()
     const lockKey = lockKeyOf(key)
     const deadline = Date.now() + plan.lockWaitMs
@@ -188,8 +190,9 @@ export class SingleFlight {
         ;[got, pttl, entry] = await Promise.all([
           this.t.command(lockKey, ['SET', lockKey, token, 'NX', 'PX', String(plan.lockTtlMs)]),
           this.t.command(lockKey, ['PTTL', lockKey]),
+          // A re-check, not a lookup of its own: the call's first read already counted.
           ahead === undefined
-            ? this.t.getEntry(key)
+            ? this.t.getEntry(key, false)
             : new Promise((resolve, reject) =>
                 this.t.getEntryThen(
                   key,
@@ -198,13 +201,14 @@ export class SingleFlight {
                     resolve(e)
                   },
                   reject,
+                  false,
                 ),
               ),
         ])
       } catch {
         this.disarm(key, waiter)
         if (ahead !== undefined) throw new CacheError('E_CONNECTION', 'cannot take the refresh lease')
-        return this.loadHere(key, loader, plan, stale, undefined) // cannot lock: load here
+        return this.loadHere(key, loader, plan, stale, undefined, background) // cannot lock: load here
       }
       const hit = entry !== MISS && entry !== DOWN && !(entry instanceof Stale)
       // A refresh-ahead is done when the entry read under the lock is no longer due (someone refreshed it).
@@ -216,7 +220,7 @@ export class SingleFlight {
       }
       if (got === 'OK') {
         this.disarm(key, waiter)
-        return this.loadHere(key, loader, plan, stale, { lockKey, token }, ahead)
+        return this.loadHere(key, loader, plan, stale, { lockKey, token }, background)
       }
       if (background) {
         this.disarm(key, waiter)
@@ -251,8 +255,9 @@ export class SingleFlight {
     plan: Plan,
     stale: Stale | undefined,
     lease: Lease | undefined,
-    ahead?: Ahead,
+    background: boolean | Ahead = false,
   ): Promise<unknown> {
+    const ahead = typeof background === 'object' ? background : undefined
     this.counters.loads++
     if (ahead !== undefined && ahead.since === undefined) this.counters.refreshes++
     const ctx = new Context(plan.ttlMs, ahead ? ahead.value : stale?.value, plan.markers, this.toMarkers)
@@ -281,6 +286,8 @@ export class SingleFlight {
       () => clearInterval(renew),
       () => clearInterval(renew),
     )
+    // A background refresh has served its stale value already: nothing to fall back to here.
+    if (background) return finish
     try {
       if (stale !== undefined && plan.timeoutMs !== undefined) {
         const r = await within(finish, plan.timeoutMs)
@@ -324,16 +331,23 @@ export class SingleFlight {
     } catch (e) {
       this.counters.loadErrors++
       this.release(key, lease)
-      throw e
+      // Cycles, functions, symbols, BigInt in json mode, throwing getters: E_SERIALIZE, like set.
+      throw codecToCacheError(e)
     }
     let ttlMs = ctx.ttlMs + plan.graceMs
     if (ctx.markers !== undefined && ctx.markers.length > 0) ttlMs = Math.min(ttlMs, this.opts.tagTtlMs)
     const freshMs = plan.graceMs > 0 ? Math.min(ctx.ttlMs, ttlMs) : 0
-    const write = this.t.set(key, encoded.codec, encoded.data, ttlMs, freshMs, ctx.markers)
+    const write = this.t.set(key, {
+      codecId: encoded.codec,
+      data: encoded.data,
+      ttlMs,
+      freshMs,
+      markers: ctx.markers,
+    })
     if (this.l1 !== undefined) {
       this.l1.delete([key])
       if (lease === undefined && this.distributed) {
-        this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKeys([key])]).catch(() => {})
+        this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKey(key)]).catch(() => {})
       }
     }
     this.release(key, lease)
@@ -348,7 +362,7 @@ export class SingleFlight {
   private release(key: string, lease?: Lease, announce = true): void {
     if (lease === undefined) return
     this.t.command(lease.lockKey, ['EVAL', RELEASE, '1', lease.lockKey, lease.token]).catch(() => {})
-    if (announce) this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKeys([key])]).catch(() => {})
+    if (announce) this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKey(key)]).catch(() => {})
   }
 
   /**

@@ -1,5 +1,6 @@
 /** Tag names → marker keys. Markers live under the cache's root prefix, so namespaces share tags. */
 import { InvalidOptionError } from '../core/errors'
+import { checkWellFormed } from '../core/keys'
 
 export const MAX_TAGS = 64
 const MAX_TAG_LENGTH = 512
@@ -15,6 +16,7 @@ export function markerKeys(rootPrefix: string, tags: unknown, what = 'tags', max
         `\`${what}\` must hold non-empty strings of at most ${MAX_TAG_LENGTH} characters`,
       )
     }
+    checkWellFormed(what, t)
     const key = `${rootPrefix}\u0000tag:${t}`
     if (!out.includes(key)) out.push(key)
   }

@@ -11,15 +11,6 @@ import { CodecId } from '../core/codec'
 
 export const L1_MISS: unique symbol = Symbol('ferrocache.l1miss')
 
-export interface L1Options {
-  /** Most entries kept (default 10000). */
-  maxEntries?: number
-  /** Most bytes of serialized values kept (default 32 MiB). */
-  maxBytes?: number
-  /** Longest time an entry stays in-process, in seconds (default 60; never past its Valkey ttl). */
-  ttl?: number
-}
-
 interface Slot {
   value: unknown
   encoded?: Buffer
@@ -68,6 +59,13 @@ export class L1 {
     this.hits++
     if (s.encoded === undefined) return s.value
     return this.codec.decode(s.codec, s.encoded, 0, s.encoded.length)
+  }
+
+  /** Whether `get(key)` would hit, without counting a hit or refreshing the entry. */
+  holds(key: string): boolean {
+    if (!this.enabled) return false
+    const s = this.slots.get(key)
+    return s !== undefined && s.expiresAt > Date.now()
   }
 
   /** Keeps a value just read from Valkey. `until` is the entry's expiry/fresh time (epoch ms, 0 = unknown). */

@@ -20,6 +20,7 @@ pub mod slots;
 mod topology;
 
 use crate::error::{CacheError, ErrorKind, Result};
+use crate::store::backend::Backend;
 use crate::store::cluster::slot_pipelines::{route, run, Item, Replies};
 use crate::store::cluster::slots::{redirected, slot_of};
 use crate::store::cluster::topology::{Router, Topology};
@@ -116,21 +117,6 @@ impl ClusterPool {
     })
   }
 
-  pub fn seeds(&self) -> &[redis::Client] {
-    &self.seeds
-  }
-
-  pub fn connect_timeout(&self) -> Duration {
-    self.connect_timeout
-  }
-
-  /// Connects and reads the slot table ahead of the first request; failures are retried lazily.
-  pub async fn warm(&self) {
-    if let Ok(conn) = self.connection().await {
-      self.router.topology(&conn).await;
-    }
-  }
-
   /// The cluster client's connection, connecting it if needed.
   pub async fn connection(&self) -> Result<ClusterConnection> {
     if let Some(c) = lock(&self.conn).clone() {
@@ -159,12 +145,6 @@ impl ClusterPool {
       *lock(&self.conn) = Some(c.clone());
     }
     result
-  }
-
-  /// Forgets every connection (on close).
-  pub fn discard(&self) {
-    lock(&self.conn).take();
-    self.router.clear();
   }
 
   /// Sends commands split by slot; one reply per command, in order.
@@ -257,16 +237,35 @@ impl ClusterPool {
     }
     asked
   }
+}
+
+impl Backend for ClusterPool {
+  /// Connects and reads the slot table ahead of the first request.
+  async fn warm_up(&self) {
+    if let Ok(conn) = self.connection().await {
+      self.router.topology(&conn).await;
+    }
+  }
 
   /// PING on every primary that owns slots: fails unless all of them answer.
-  pub async fn ping(&self) -> Result<()> {
+  async fn ping(&self) -> Result<()> {
     nodes::ping(&self.connection().await?).await
   }
 
   /// SCAN + UNLINK on every primary (all at once), never a cross-slot command. Fails if a
   /// primary cannot be scanned, rather than leave its keys behind.
-  pub async fn delete_matching(&self, pattern: &[u8], count: usize) -> Result<u64> {
+  async fn delete_matching(&self, pattern: &[u8], count: usize) -> Result<u64> {
     nodes::delete_matching(&self.connection().await?, pattern, count).await
+  }
+
+  /// Forgets every connection.
+  fn close(&self) {
+    lock(&self.conn).take();
+    self.router.clear();
+  }
+
+  fn bus_clients(&self) -> Option<(Vec<redis::Client>, Duration)> {
+    Some((self.seeds.clone(), self.connect_timeout))
   }
 }
 
