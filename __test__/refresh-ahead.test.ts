@@ -15,21 +15,27 @@ interface Report {
   stats: { loads: number; refreshes: number; refreshErrors: number }
 }
 
-function worker(args: string[]): Promise<Report> {
+function worker(args: string[]): { ready: Promise<void>; go: () => void; done: Promise<Report> } {
   const child = spawn(process.execPath, [join(__dirname, 'fixtures/refresh-worker.mjs'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   })
   let out = ''
   let err = ''
-  child.stdout.on('data', (d) => (out += d))
+  let ready = (): void => {}
+  const isReady = new Promise<void>((r) => (ready = r))
+  child.stdout.on('data', (d) => {
+    out += d
+    if (out.includes('READY\n')) ready()
+  })
   child.stderr.on('data', (d) => (err += d))
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out.trim().split('\n').pop()!))
-        : reject(new Error(`worker ${code}: ${err}`)),
-    ),
+  const done = new Promise<Report>((resolve, reject) =>
+    child.on('exit', (code) => {
+      ready()
+      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!))
+      else reject(new Error(`worker ${code}: ${err}`))
+    }),
   )
+  return { ready: isReady, go: () => child.stdin.end('go\n'), done }
 }
 
 describe('refresh-ahead (valkey, 4 processes)', () => {
@@ -38,13 +44,15 @@ describe('refresh-ahead (valkey, 4 processes)', () => {
     const prefix = uniquePrefix('ra')
     const counter = `${prefix}count`
     const seed = new Cache({ url, prefix })
-    // ttl 6 s, refreshAhead 0.25: due after 1.5 s; the workers read it at ~2.5 s.
+    // ttl 6 s, refreshAhead 0.25: due after 1.5 s; the workers read it at ≥ 2 s, all at once.
     await seed.getOrSet('hot', () => ({ version: 1, pid: process.pid }), { ttl: 6, refreshAhead: 0.25 })
     await seed.close()
-    const startAt = String(Date.now() + 2500)
-    const reports = await Promise.all(
-      Array.from({ length: 4 }, () => worker([url, prefix, 'hot', counter, '200', startAt, '300'])),
-    )
+    const seeded = Date.now()
+    const workers = Array.from({ length: 4 }, () => worker([url, prefix, 'hot', counter, '200', '1000']))
+    await Promise.all(workers.map((w) => w.ready))
+    await sleep(Math.max(0, seeded + 2000 - Date.now())) // past the refresh point, well before expiry
+    for (const w of workers) w.go()
+    const reports = await Promise.all(workers.map((w) => w.done))
     expect(Number(await valkeyCommand(url, 'GET', counter))).toBe(1)
     for (const r of reports) {
       // Nobody waited for the loader: every caller got the current value (version 1) at once.
