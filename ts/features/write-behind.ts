@@ -252,6 +252,7 @@ class Writer implements WriteBehind {
       if (!worked || failures > 0)
         await this.idle(failures > 0 ? Math.min(this.o.maxDelayMs * failures, 5000) : this.o.maxDelayMs)
     }
+    clearInterval(this.renewer) // the cache was closed under us: stop renewing too
   }
 
   private idle(ms: number): Promise<void> {
