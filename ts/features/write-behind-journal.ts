@@ -47,6 +47,8 @@ export interface Journal {
   length(): Promise<number>
   /** Gives the partitions back (another consumer takes over at once). */
   release(): Promise<void>
+  /** A round failed midway: unacknowledged entries of ours may be pending. */
+  recheck?(): void
 }
 
 const GROUP = 'fc-wb'
@@ -93,6 +95,13 @@ function entriesOf(reply: unknown, part: number): Journaled[] {
 export class StreamJournal implements Journal {
   private readonly owned = new Map<number, string>() // partition → lease token
   private readonly groups = new Set<number>()
+  /** Partitions whose own pending entries were read back since the last failed round. */
+  private readonly ownChecked = new Set<number>()
+  /**
+   * Owned partitions with no other consumer's pending entries left. Only the owner reads a
+   * partition, so none can appear until it changes hands: checked once per acquisition.
+   */
+  private readonly clean = new Set<number>()
   private readonly base: string
   private readonly consumersKey: string
   private readonly deadKey: string
@@ -163,7 +172,10 @@ export class StreamJournal implements Journal {
     const share = Math.ceil(this.partitions / Math.max(1, live))
     const renewals = [...this.owned].map(([p, token]) =>
       this.cmd(this.lock(p), ['EVAL', RENEW, '1', this.lock(p), token, String(this.leaseMs)]).then((ok) => {
-        if (ok !== 1) this.owned.delete(p) // lost it (we stalled past the lease)
+        if (ok !== 1) {
+          this.owned.delete(p) // lost it (we stalled past the lease)
+          this.clean.delete(p)
+        }
       }),
     )
     await Promise.all(renewals)
@@ -171,6 +183,7 @@ export class StreamJournal implements Journal {
     while (this.owned.size > share) {
       const [p, token] = [...this.owned][this.owned.size - 1]
       this.owned.delete(p)
+      this.clean.delete(p)
       await this.cmd(this.lock(p), ['EVAL', RELEASE, '1', this.lock(p), token])
     }
     if (this.owned.size < share) {
@@ -189,6 +202,7 @@ export class StreamJournal implements Journal {
                 return
               }
               this.owned.set(p, token)
+              this.clean.delete(p)
             },
           ),
         )
@@ -223,10 +237,14 @@ export class StreamJournal implements Journal {
     const s = this.stream(part)
     // 1. Entries another consumer read and never finished: claimed once idle long enough. Until
     //    all of them are, nothing newer is read (per-key order).
-    const summary = (await this.cmd(s, ['XPENDING', s, GROUP])) as unknown[] | null
-    const others = Array.isArray(summary?.[3])
-      ? (summary[3] as [string, string][]).filter(([c]) => c !== this.consumer)
-      : []
+    let others: [string, string][] = []
+    if (!this.clean.has(part)) {
+      const summary = (await this.cmd(s, ['XPENDING', s, GROUP])) as unknown[] | null
+      others = Array.isArray(summary?.[3])
+        ? (summary[3] as [string, string][]).filter(([c]) => c !== this.consumer)
+        : []
+      if (others.length === 0) this.clean.add(part)
+    }
     if (others.length > 0) {
       const r = (await this.cmd(s, [
         'XAUTOCLAIM',
@@ -245,7 +263,24 @@ export class StreamJournal implements Journal {
       const ours = claimed.map((c) => parseEntry(c, part)).filter((e): e is Journaled => e !== undefined)
       if (ours.length > 0) return ours
     }
-    // 2. Our own unfinished entries (a restart under the same consumer name), then new ones.
+    // 2. Our own unfinished entries (a restart under the same consumer name, or a round that
+    //    failed before acknowledging) — looked up once per partition until a round fails — then new ones.
+    if (this.ownChecked.has(part)) {
+      return entriesOf(
+        await this.cmd(s, [
+          'XREADGROUP',
+          'GROUP',
+          GROUP,
+          this.consumer,
+          'COUNT',
+          String(count),
+          'STREAMS',
+          s,
+          '>',
+        ]),
+        part,
+      )
+    }
     const mine = entriesOf(
       await this.cmd(s, [
         'XREADGROUP',
@@ -261,6 +296,7 @@ export class StreamJournal implements Journal {
       part,
     )
     if (mine.length > 0) return mine
+    this.ownChecked.add(part)
     return entriesOf(
       await this.cmd(s, [
         'XREADGROUP',
@@ -275,6 +311,11 @@ export class StreamJournal implements Journal {
       ]),
       part,
     )
+  }
+
+  /** A round failed: our own pending entries may remain, so look them up again. */
+  recheck(): void {
+    this.ownChecked.clear()
   }
 
   async done(part: number, ids: string[]): Promise<void> {
@@ -367,6 +408,7 @@ export class StreamJournal implements Journal {
   async release(): Promise<void> {
     const owned = [...this.owned]
     this.owned.clear()
+    this.clean.clear()
     await Promise.all([
       ...owned.map(([p, token]) => this.cmd(this.lock(p), ['EVAL', RELEASE, '1', this.lock(p), token])),
       this.cmd(this.consumersKey, ['ZREM', this.consumersKey, this.consumer]),

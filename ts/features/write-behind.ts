@@ -49,7 +49,7 @@ export interface WriteBehindStats {
   retries: number
   /** Entries this consumer moved to the dead-letter stream. */
   deadLettered: number
-  /** Entries in the journal at the last look (all consumers). */
+  /** Entries in the journal (all consumers), as of the last round that found nothing to do. */
   pending: number
 }
 
@@ -241,11 +241,12 @@ class Writer implements WriteBehind {
             await this.process(byPart)
           }
         }
-        this.counts.pending = await this.journal.length()
+        if (!worked) this.counts.pending = await this.journal.length() // when idle: not per batch
         failures = 0
       } catch (e) {
         if ((e as { code?: string })?.code === 'E_CLOSED') break
         failures++ // Valkey unreachable: try again later (the journal is safe where it is)
+        this.journal.recheck?.()
       }
       for (const w of this.roundWaiters.splice(0)) w()
       if (this.closed) break
