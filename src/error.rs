@@ -88,12 +88,16 @@ impl From<redis::RedisError> for CacheError {
   fn from(err: redis::RedisError) -> Self {
     use redis::ErrorKind as K;
     let text = err.to_string();
-    let upper = text.to_ascii_uppercase();
-    if err.kind() == K::AuthenticationFailed
-      || upper.contains("WRONGPASS")
-      || upper.contains("NOAUTH")
-      || upper.contains("NOPERM")
-    {
+    // By the error's structure (its kind and the server's error code), never by its text.
+    if err.kind() == K::Server(redis::ServerErrorKind::NoPerm) {
+      return CacheError::new(
+        ErrorKind::Auth,
+        format!(
+          "the Valkey user may not run this command: {text}. Grant it (ACL SETUSER … +@read +@write +@scripting +@pubsub) or use another user"
+        ),
+      );
+    }
+    if err.kind() == K::AuthenticationFailed || matches!(err.code(), Some("WRONGPASS" | "NOAUTH")) {
       return CacheError::new(
         ErrorKind::Auth,
         format!("Valkey refused the credentials: {text}. Check the user/password in the url"),
@@ -150,5 +154,19 @@ mod tests {
       "WRONGPASS invalid username-password pair",
     ));
     assert_eq!(CacheError::from(auth).kind, ErrorKind::Auth);
+    let reply = |resp: &[u8]| match redis::parse_redis_value(resp).unwrap() {
+      redis::Value::ServerError(e) => CacheError::from(redis::RedisError::from(e)),
+      v => panic!("not an error reply: {v:?}"),
+    };
+    assert_eq!(
+      reply(b"-NOAUTH Authentication required.\r\n").kind,
+      ErrorKind::Auth
+    );
+    let noperm = reply(b"-NOPERM User u has no permissions to run the 'get' command\r\n");
+    assert_eq!(noperm.kind, ErrorKind::Auth);
+    assert!(noperm.message.contains("ACL SETUSER"), "{}", noperm.message);
+    // Text that merely mentions a code is not that error.
+    let other = reply(b"-ERR script said WRONGPASS NOAUTH\r\n");
+    assert_eq!(other.kind, ErrorKind::Server);
   }
 }
