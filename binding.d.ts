@@ -26,8 +26,11 @@ export declare class NativeEngine {
   get mode(): string
   /** Starts delivering messages published on `channel` to the JS side (bus events). Idempotent. */
   subscribe(channel: string): void
-  /** Invalidates tags given as full marker keys; markers live `markerTtlMs` milliseconds. */
-  invalidateTags(markerKeys: Array<string>, markerTtlMs: number): Promise<void>
+  /**
+   * Invalidates tags given as full marker keys (internal keys: they hold a 0xFF byte, see
+   * `src/keyspace.rs`); markers live `markerTtlMs` milliseconds.
+   */
+  invalidateTags(markerKeys: Array<Buffer>, markerTtlMs: number): Promise<void>
   /** PING round trip in milliseconds (0 in memory mode). Rejects when the server is unreachable. */
   ping(): Promise<number>
   /**
@@ -103,6 +106,19 @@ export declare function errorCodes(): Array<string>
 
 /** Escapes glob metacharacters so a literal (a key prefix) can be used in a SCAN MATCH pattern. */
 export declare function escapeGlob(literal: string): string
+
+/**
+ * Which of `keys` match a Valkey glob, with Valkey's own rules over the keys' UTF-8 bytes (`?`
+ * is one byte, `[z-a]` is `[a-z]`, an unterminated `[` is not an error). Returns the indices of
+ * the matching keys, in order. The in-process tier uses it so it drops exactly what Valkey
+ * deletes.
+ *
+ * @example
+ * ```ts
+ * globMatch('caf??', ['café', 'cafe']) // [0]: 'é' is two bytes
+ * ```
+ */
+export declare function globMatch(pattern: string, keys: Array<string>): Array<number>
 
 /**
  * The Valkey Cluster hash slot (0–16383) of a key: CRC16 of its `{hash tag}` when it has one.

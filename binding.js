@@ -842,6 +842,7 @@ module.exports.BUS_MESSAGE = nativeBinding.BUS_MESSAGE
 module.exports.BUS_SUBSCRIBED = nativeBinding.BUS_SUBSCRIBED
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.escapeGlob = nativeBinding.escapeGlob
+module.exports.globMatch = nativeBinding.globMatch
 module.exports.keySlot = nativeBinding.keySlot
 module.exports.OP_COMMAND = nativeBinding.OP_COMMAND
 module.exports.OP_DELETE = nativeBinding.OP_DELETE

@@ -9,9 +9,11 @@ mod codec;
 mod engine;
 mod error;
 mod features;
+#[cfg(test)]
+mod proptests;
 mod store;
 
-use napi::bindgen_prelude::{BufferSlice, Function};
+use napi::bindgen_prelude::{Buffer, BufferSlice, Function};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
@@ -222,14 +224,15 @@ impl NativeEngine {
     self.inner.subscribe(channel.into_bytes()).map_err(to_js)
   }
 
-  /// Invalidates tags given as full marker keys; markers live `markerTtlMs` milliseconds.
+  /// Invalidates tags given as full marker keys (internal keys: they hold a 0xFF byte, see
+  /// `src/keyspace.rs`); markers live `markerTtlMs` milliseconds.
   #[napi]
   pub async fn invalidate_tags(
     &self,
-    marker_keys: Vec<String>,
+    marker_keys: Vec<Buffer>,
     marker_ttl_ms: f64,
   ) -> napi::Result<()> {
-    let keys: Vec<Vec<u8>> = marker_keys.into_iter().map(String::into_bytes).collect();
+    let keys: Vec<Vec<u8>> = marker_keys.iter().map(|b| b.to_vec()).collect();
     let ttl = Duration::from_millis(marker_ttl_ms.max(1.0) as u64);
     self
       .inner
@@ -273,6 +276,25 @@ impl NativeEngine {
 #[napi]
 pub fn escape_glob(literal: String) -> String {
   String::from_utf8_lossy(&store::glob::escape(literal.as_bytes())).into_owned()
+}
+
+/// Which of `keys` match a Valkey glob, with Valkey's own rules over the keys' UTF-8 bytes (`?`
+/// is one byte, `[z-a]` is `[a-z]`, an unterminated `[` is not an error). Returns the indices of
+/// the matching keys, in order. The in-process tier uses it so it drops exactly what Valkey
+/// deletes.
+///
+/// @example
+/// ```ts
+/// globMatch('caf??', ['café', 'cafe']) // [0]: 'é' is two bytes
+/// ```
+#[napi]
+pub fn glob_match(pattern: String, keys: Vec<String>) -> Vec<u32> {
+  let pattern = pattern.as_bytes();
+  (0u32..)
+    .zip(keys.iter())
+    .filter(|(_, k)| store::glob::matches(pattern, k.as_bytes()))
+    .map(|(i, _)| i)
+    .collect()
 }
 
 /// The Valkey Cluster hash slot (0–16383) of a key: CRC16 of its `{hash tag}` when it has one.

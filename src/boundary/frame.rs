@@ -1,14 +1,17 @@
 //! The two binary frames that cross the JS boundary: a batch of requests (JS → Rust) and a chunk
 //! of completions (Rust → JS). One Buffer per crossing instead of one object per command.
 //!
-//! Request, repeated:  op u8 | id u32 | key_len u32 | key | op fields
-//!   SET:     ttl_ms f64 | fresh_ms f64 | codec u8 | len u32 | value | tags u16 | (len u16 | marker key) * tags
+//! Request, repeated:  op u8 | id u32 | body_len u32 | body
+//!   body:    key_len u32 | key | op fields
+//!   SET:     ttl_ms f64 | fresh_ms f64 | codec u8 | len u32 | value | tags u16 | (len u32 | marker key) * tags
 //!   COMMAND: argc u32 | (len u32 | arg) * argc      (key = routing key, may be empty)
 //! Completion chunk:   count u32 | more u8 | then per item: id u32 | status u8 | tag u8 | len u32 | bytes
 //!   read (HIT/STALE of GET): tag = codec | TAGGED if the entry carries tags;
 //!            bytes = payload | until f64 (READ_TRAILER_BYTES: epoch ms it may be kept in-process, 0 = unknown)
 //!   COMMAND (HIT): tag = REPLY_*;  ERROR: tag = error kind (`ErrorKind` number), bytes = message
 //!   bus event (id BUS_ID, see `features::bus`): tag = BUS_*, bytes = payload
+//! Every request carries its own length, so one that cannot be read fails alone (an error
+//! completion for its id) and the next one is still found: a bad request never poisons its batch.
 //! All integers little-endian. `ttl_ms` ≤ 0 means "no expiry"; `fresh_ms` > 0 marks the value
 //! stale after that many ms (it stays stored until `ttl_ms`: the grace period).
 
@@ -116,56 +119,82 @@ fn millis(v: f64) -> Option<u64> {
   }
 }
 
-/// Parses a request batch.
-pub fn parse_requests(buf: &[u8]) -> Result<Vec<Request>> {
+/// A parsed batch: the requests that could be read, and the ids of those that could not.
+#[derive(Debug, Default)]
+pub struct Batch {
+  pub requests: Vec<Request>,
+  pub rejected: Vec<(u32, CacheError)>,
+}
+
+/// Parses a request batch. Only a broken outer frame (a header or length running past the end,
+/// which only a binding bug can write) fails the whole batch.
+pub fn parse_requests(buf: &[u8]) -> Result<Batch> {
   let mut r = Reader { buf, at: 0 };
-  let mut out = Vec::with_capacity(16);
+  let mut out = Batch {
+    requests: Vec::with_capacity(16),
+    rejected: Vec::new(),
+  };
   while r.at < buf.len() {
     let op = r.u8()?;
     let id = r.u32()?;
-    let key_len = r.u32()? as usize;
-    let key = r.take(key_len)?;
-    let op = match op {
-      OP_GET => Op::Get,
-      OP_DELETE => Op::Delete,
-      OP_EXISTS => Op::Exists,
-      OP_SET => {
-        let ttl_ms = millis(r.f64()?);
-        let fresh_ms = millis(r.f64()?);
-        let codec = r.u8()?;
-        let len = r.u32()? as usize;
-        let value = r.take(len)?;
-        let count = r.u16()? as usize;
-        let mut tags = Vec::with_capacity(count);
-        for _ in 0..count {
-          let len = r.u16()? as usize;
-          tags.push(r.take(len)?);
-        }
-        Op::Set {
-          ttl_ms,
-          fresh_ms,
-          codec,
-          value,
-          tags,
-        }
-      }
-      OP_COMMAND => {
-        let argc = r.u32()? as usize;
-        if argc == 0 || argc > buf.len() {
-          return Err(malformed());
-        }
-        let mut args = Vec::with_capacity(argc);
-        for _ in 0..argc {
-          let len = r.u32()? as usize;
-          args.push(r.take(len)?);
-        }
-        Op::Command { args }
-      }
-      _ => return Err(malformed()),
+    let len = r.u32()? as usize;
+    let body = r.take(len)?;
+    // The body is read on its own: it may not run past its declared length.
+    let mut b = Reader {
+      buf: &buf[..body.end],
+      at: body.start,
     };
-    out.push(Request { id, key, op });
+    match parse_body(&mut b, op) {
+      Ok((key, op)) if b.at == body.end => out.requests.push(Request { id, key, op }),
+      Ok(_) => out.rejected.push((id, malformed())),
+      Err(e) => out.rejected.push((id, e)),
+    }
   }
   Ok(out)
+}
+
+fn parse_body(r: &mut Reader, op: u8) -> Result<(Range<usize>, Op)> {
+  let key_len = r.u32()? as usize;
+  let key = r.take(key_len)?;
+  let op = match op {
+    OP_GET => Op::Get,
+    OP_DELETE => Op::Delete,
+    OP_EXISTS => Op::Exists,
+    OP_SET => {
+      let ttl_ms = millis(r.f64()?);
+      let fresh_ms = millis(r.f64()?);
+      let codec = r.u8()?;
+      let len = r.u32()? as usize;
+      let value = r.take(len)?;
+      let count = r.u16()? as usize;
+      let mut tags = Vec::with_capacity(count.min(r.buf.len() / 4));
+      for _ in 0..count {
+        let len = r.u32()? as usize;
+        tags.push(r.take(len)?);
+      }
+      Op::Set {
+        ttl_ms,
+        fresh_ms,
+        codec,
+        value,
+        tags,
+      }
+    }
+    OP_COMMAND => {
+      let argc = r.u32()? as usize;
+      if argc == 0 || argc > r.buf.len() {
+        return Err(malformed());
+      }
+      let mut args = Vec::with_capacity(argc.min(r.buf.len() / 4));
+      for _ in 0..argc {
+        let len = r.u32()? as usize;
+        args.push(r.take(len)?);
+      }
+      Op::Command { args }
+    }
+    _ => return Err(malformed()),
+  };
+  Ok((key, op))
 }
 
 /// A finished request waiting for JS. `data[start..]` is what JS receives.
@@ -248,37 +277,70 @@ pub fn encode_completions<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
   use super::*;
 
-  fn push_key(buf: &mut Vec<u8>, op: u8, id: u32, key: &[u8]) {
-    buf.push(op);
-    buf.extend_from_slice(&id.to_le_bytes());
-    buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
-    buf.extend_from_slice(key);
+  /// Writes requests the way the binding does (tests and property tests).
+  #[derive(Default)]
+  pub struct Writer {
+    pub buf: Vec<u8>,
+    open: usize,
+  }
+
+  impl Writer {
+    pub fn start(&mut self, op: u8, id: u32, key: &[u8]) -> &mut Self {
+      self.buf.push(op);
+      self.buf.extend_from_slice(&id.to_le_bytes());
+      self.open = self.buf.len();
+      self.buf.extend_from_slice(&[0; 4]);
+      self.u32(key.len() as u32).bytes(key).end()
+    }
+    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
+      self.buf.extend_from_slice(b);
+      self.end()
+    }
+    pub fn u32(&mut self, v: u32) -> &mut Self {
+      self.bytes(&v.to_le_bytes())
+    }
+    pub fn u16(&mut self, v: u16) -> &mut Self {
+      self.bytes(&v.to_le_bytes())
+    }
+    pub fn f64(&mut self, v: f64) -> &mut Self {
+      self.bytes(&v.to_le_bytes())
+    }
+    /// Rewrites the open request's body length.
+    fn end(&mut self) -> &mut Self {
+      let len = (self.buf.len() - self.open - 4) as u32;
+      self.buf[self.open..self.open + 4].copy_from_slice(&len.to_le_bytes());
+      self
+    }
+    pub fn set(&mut self, id: u32, key: &[u8], value: &[u8], tags: &[&[u8]]) -> &mut Self {
+      self.start(OP_SET, id, key).f64(1500.0).f64(0.0).bytes(&[1]);
+      self
+        .u32(value.len() as u32)
+        .bytes(value)
+        .u16(tags.len() as u16);
+      for t in tags {
+        self.u32(t.len() as u32).bytes(t);
+      }
+      self
+    }
   }
 
   #[test]
   fn parses_a_mixed_batch() {
-    let mut buf = Vec::new();
-    push_key(&mut buf, OP_GET, 7, b"a:1");
-    push_key(&mut buf, OP_SET, 8, b"a:2");
-    buf.extend_from_slice(&1500.0f64.to_le_bytes());
-    buf.extend_from_slice(&0.0f64.to_le_bytes());
-    buf.push(1);
-    buf.extend_from_slice(&3u32.to_le_bytes());
-    buf.extend_from_slice(b"{1}");
-    buf.extend_from_slice(&1u16.to_le_bytes());
-    buf.extend_from_slice(&2u16.to_le_bytes());
-    buf.extend_from_slice(b"t1");
-    push_key(&mut buf, OP_DELETE, 9, b"a:3");
-    push_key(&mut buf, OP_COMMAND, 10, b"");
-    buf.extend_from_slice(&2u32.to_le_bytes());
+    let mut w = Writer::default();
+    w.start(OP_GET, 7, b"a:1");
+    w.set(8, b"a:2", b"{1}", &[b"t1"]);
+    w.start(OP_DELETE, 9, b"a:3");
+    w.start(OP_COMMAND, 10, b"").u32(2);
     for arg in [&b"PTTL"[..], b"a:1"] {
-      buf.extend_from_slice(&(arg.len() as u32).to_le_bytes());
-      buf.extend_from_slice(arg);
+      w.u32(arg.len() as u32).bytes(arg);
     }
-    let reqs = parse_requests(&buf).unwrap();
+    let buf = w.buf;
+    let batch = parse_requests(&buf).unwrap();
+    assert!(batch.rejected.is_empty());
+    let reqs = batch.requests;
     assert_eq!(reqs.len(), 4);
     match &reqs[3].op {
       Op::Command { args } => assert_eq!(&buf[args[1].clone()], b"a:1"),
@@ -288,7 +350,7 @@ mod tests {
       reqs[0],
       Request {
         id: 7,
-        key: 9..12,
+        key: 13..16,
         op: Op::Get
       }
     );
@@ -313,11 +375,32 @@ mod tests {
 
   #[test]
   fn rejects_truncated_frames() {
-    let mut buf = Vec::new();
-    push_key(&mut buf, OP_GET, 1, b"abc");
+    let mut w = Writer::default();
+    w.start(OP_GET, 1, b"abc");
+    let mut buf = w.buf;
     buf.truncate(buf.len() - 1);
     assert_eq!(parse_requests(&buf).unwrap_err().kind, ErrorKind::Internal);
-    assert!(parse_requests(&[99, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
+  }
+
+  /// A request whose body cannot be read fails alone; its batch-mates go ahead.
+  #[test]
+  fn a_bad_request_fails_alone() {
+    let mut w = Writer::default();
+    w.start(OP_GET, 1, b"before");
+    w.start(99, 2, b"unknown op");
+    w.start(OP_SET, 3, b"no fields");
+    w.set(4, b"long marker", b"1", &[&vec![b'p'; 70_000]]);
+    w.start(OP_GET, 5, b"after").bytes(b"trailing junk");
+    w.start(OP_GET, 6, b"last");
+    let batch = parse_requests(&w.buf).unwrap();
+    let ids: Vec<u32> = batch.requests.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![1, 4, 6]);
+    let rejected: Vec<u32> = batch.rejected.iter().map(|(id, _)| *id).collect();
+    assert_eq!(rejected, vec![2, 3, 5]);
+    assert!(batch
+      .rejected
+      .iter()
+      .all(|(_, e)| e.kind == ErrorKind::Internal));
   }
 
   #[test]

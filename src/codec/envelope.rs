@@ -1,19 +1,28 @@
 //! The envelope every stored value carries: magic, format version, codec id, compression flag and
 //! a checksum, so a foreign, corrupt or future-format value is recognised as such and never
 //! decoded into a wrong value.
+//!
+//! Layout (format 2): magic u16 | version u8 | flags u8 | crc32 u32 | optional fields | body.
+//! The checksum covers every byte but its own four: magic, version and flags (which say how the
+//! rest is read: codec, compression, which fields follow) as well as the fields and the body.
+//! Format 1 left the flags byte out (one flipped flag bit could turn a value into another one):
+//! format-1 values are never decoded, they read as misses and are rewritten by the next `set`.
+
+use crate::error::{CacheError, ErrorKind};
 
 /// First two bytes of every value we write. 0xFE never starts valid UTF-8, so JSON or text written
 /// by another client can never look like ours.
 pub const MAGIC: [u8; 2] = [0xFE, 0xCA];
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 pub const HEADER_LEN: usize = 8;
 const FLAG_LZ4: u8 = 0x10;
 /// The header is followed by 8 bytes: epoch milliseconds until which the value is fresh (after
 /// that it is stale: servable only within grace).
 const FLAG_FRESH_UNTIL: u8 = 0x20;
-/// Then the entry's tags: count u16, and per tag: marker key (len u16 + bytes) and the marker
-/// value seen when the entry was written (len u8 + bytes; empty = no marker). The entry is valid
-/// while every marker still holds that value.
+/// Then the entry's tags: count u16, and per tag: marker key (len u32 + bytes) and the marker
+/// value seen when the entry was written (len u16 + bytes; empty = no marker). The entry is valid
+/// while every marker still holds that value. Lengths that do not fit are refused when sealing,
+/// never truncated.
 const FLAG_TAGS: u8 = 0x40;
 /// Then 8 bytes: epoch ms when the entry expires (lets an in-process tier never outlive it).
 const FLAG_EXPIRES_AT: u8 = 0x80;
@@ -32,6 +41,8 @@ pub struct Compression {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rejected {
   Foreign,
+  /// Written by an older format this version does not decode (a miss, rewritten by the next set).
+  OldVersion(u8),
   FutureVersion(u8),
   Checksum,
   Corrupt(&'static str),
@@ -48,27 +59,73 @@ pub struct Meta<'a> {
 }
 
 /// Wraps a serialized payload into the stored form; compresses it when worthwhile.
-/// Returns the stored bytes and whether they were compressed.
+/// Returns the stored bytes and whether they were compressed; refuses what the envelope cannot
+/// represent (too many tags, a marker key or marker value too long) instead of truncating it.
 pub fn seal(
   codec: u8,
   payload: &[u8],
   compression: Option<Compression>,
   meta: Meta,
-) -> (Vec<u8>, bool) {
+) -> Result<(Vec<u8>, bool), CacheError> {
+  check_tags(meta.tags)?;
   if let Some(c) = compression {
     if payload.len() >= c.threshold {
       let packed = lz4_flex::block::compress_prepend_size(payload);
       // Only keep it when it saves at least 1/8: otherwise reading pays for nothing.
       if packed.len() + packed.len() / 8 < payload.len() {
-        return (frame(codec | FLAG_LZ4, &packed, meta), true);
+        return Ok((frame(codec | FLAG_LZ4, &packed, meta), true));
       }
     }
   }
-  (frame(codec, payload, meta), false)
+  Ok((frame(codec, payload, meta), false))
 }
 
+fn check_tags(tags: &[TagSnapshot]) -> Result<(), CacheError> {
+  if u16::try_from(tags.len()).is_err() {
+    return Err(CacheError::new(
+      ErrorKind::InvalidOption,
+      format!(
+        "an entry takes at most {} tags, got {}",
+        u16::MAX,
+        tags.len()
+      ),
+    ));
+  }
+  for (key, seen) in tags {
+    if u32::try_from(key.len()).is_err() {
+      return Err(CacheError::new(
+        ErrorKind::InvalidKey,
+        format!(
+          "a tag's marker key is {} bytes, over {}",
+          key.len(),
+          u32::MAX
+        ),
+      ));
+    }
+    if u16::try_from(seen.len()).is_err() {
+      return Err(CacheError::new(
+        ErrorKind::Server,
+        format!(
+          "the marker of a tag holds {} bytes, not a value this cache wrote; invalidate the tag to reset it",
+          seen.len()
+        ),
+      ));
+    }
+  }
+  Ok(())
+}
+
+/// CRC32 of everything but the checksum itself (bytes 4..8).
+fn checksum(stored: &[u8]) -> u32 {
+  let mut h = crc32fast::Hasher::new();
+  h.update(&stored[..4]);
+  h.update(&stored[HEADER_LEN..]);
+  h.finalize()
+}
+
+/// Lengths were checked by `check_tags`.
 fn frame(mut flags: u8, body: &[u8], meta: Meta) -> Vec<u8> {
-  let tag_bytes: usize = meta.tags.iter().map(|(k, v)| 3 + k.len() + v.len()).sum();
+  let tag_bytes: usize = meta.tags.iter().map(|(k, v)| 6 + k.len() + v.len()).sum();
   let mut out = Vec::with_capacity(HEADER_LEN + 10 + tag_bytes + body.len());
   out.extend_from_slice(&MAGIC);
   out.push(FORMAT_VERSION);
@@ -86,15 +143,15 @@ fn frame(mut flags: u8, body: &[u8], meta: Meta) -> Vec<u8> {
     flags |= FLAG_TAGS;
     out.extend_from_slice(&(meta.tags.len() as u16).to_le_bytes());
     for (key, seen) in meta.tags {
-      out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+      out.extend_from_slice(&(key.len() as u32).to_le_bytes());
       out.extend_from_slice(key);
-      out.push(seen.len() as u8);
+      out.extend_from_slice(&(seen.len() as u16).to_le_bytes());
       out.extend_from_slice(seen);
     }
   }
   out.extend_from_slice(body);
   out[3] = flags;
-  let crc = crc32fast::hash(&out[HEADER_LEN..]);
+  let crc = checksum(&out);
   out[4..8].copy_from_slice(&crc.to_le_bytes());
   out
 }
@@ -118,22 +175,26 @@ pub fn open(stored: &[u8], max_len: usize) -> Result<Opened, Rejected> {
   if stored.len() < HEADER_LEN || stored[0..2] != MAGIC {
     return Err(Rejected::Foreign);
   }
+  if stored[2] < FORMAT_VERSION {
+    return Err(Rejected::OldVersion(stored[2]));
+  }
   if stored[2] != FORMAT_VERSION {
     return Err(Rejected::FutureVersion(stored[2]));
   }
+  // The checksum first: nothing (not even the flags) is trusted before it matches.
+  let crc = u32::from_le_bytes([stored[4], stored[5], stored[6], stored[7]]);
+  if checksum(stored) != crc {
+    return Err(Rejected::Checksum);
+  }
   let flags = stored[3];
   let codec = flags & CODEC_MASK;
-  // Every flag bit has a meaning in format 1; new ones need a new format version.
+  // Every flag bit has a meaning in format 2; new ones need a new format version.
   if codec == 0 {
     return Err(Rejected::Corrupt("no codec"));
   }
-  let crc = u32::from_le_bytes([stored[4], stored[5], stored[6], stored[7]]);
-  if crc32fast::hash(&stored[HEADER_LEN..]) != crc {
-    return Err(Rejected::Checksum);
-  }
   let mut at = HEADER_LEN;
   let mut take = |n: usize| -> Result<std::ops::Range<usize>, Rejected> {
-    let end = at + n;
+    let end = at.saturating_add(n);
     if end > stored.len() {
       return Err(Rejected::Corrupt("short header"));
     }
@@ -156,10 +217,16 @@ pub fn open(stored: &[u8], max_len: usize) -> Result<Opened, Rejected> {
     let r = take(2)?;
     let count = u16::from_le_bytes([stored[r.start], stored[r.start + 1]]);
     for _ in 0..count {
+      let r = take(4)?;
+      let len = u32::from_le_bytes([
+        stored[r.start],
+        stored[r.start + 1],
+        stored[r.start + 2],
+        stored[r.start + 3],
+      ]);
+      let key = take(len as usize)?;
       let r = take(2)?;
-      let key = take(u16::from_le_bytes([stored[r.start], stored[r.start + 1]]) as usize)?;
-      let r = take(1)?;
-      let seen = take(stored[r.start] as usize)?;
+      let seen = take(u16::from_le_bytes([stored[r.start], stored[r.start + 1]]) as usize)?;
       tags.push((key, seen));
     }
   }
@@ -223,7 +290,8 @@ mod tests {
       &small,
       Some(Compression { threshold: 1024 }),
       Meta::default(),
-    );
+    )
+    .unwrap();
     assert!(!packed);
     let opened = open(&stored, 1 << 20).unwrap();
     assert_eq!((opened.codec, opened.fresh_until), (1, None));
@@ -239,7 +307,8 @@ mod tests {
         expires_at: Some(5678),
         tags: &[(b"tag:a", b"v1"), (b"tag:b", b"")],
       },
-    );
+    )
+    .unwrap();
     assert!(packed);
     assert!(
       stored.len() * 3 < big.len(),
@@ -273,7 +342,8 @@ mod tests {
         expires_at: None,
         tags: &[(b"k", b"v")],
       },
-    );
+    )
+    .unwrap();
     stored[HEADER_LEN] ^= 1; // inside fresh_until
     assert_eq!(open(&stored, 100), Err(Rejected::Checksum));
   }
@@ -294,7 +364,8 @@ mod tests {
       &noise,
       Some(Compression { threshold: 16 }),
       Meta::default(),
-    );
+    )
+    .unwrap();
     assert!(!packed);
     assert_eq!(stored.len(), noise.len() + HEADER_LEN);
   }
@@ -312,11 +383,12 @@ mod tests {
         expires_at: None,
         tags: &[],
       },
-    );
+    )
+    .unwrap();
     let last = stored.len() - 1;
     stored[last] ^= 1;
     assert_eq!(open(&stored, 100), Err(Rejected::Checksum));
-    let (mut future, _) = seal(1, b"x", None, Meta::default());
+    let (mut future, _) = seal(1, b"x", None, Meta::default()).unwrap();
     future[2] = 9;
     assert_eq!(open(&future, 100), Err(Rejected::FutureVersion(9)));
     let big = json_like(100);
@@ -325,10 +397,87 @@ mod tests {
       &big,
       Some(Compression { threshold: 10 }),
       Meta::default(),
-    );
+    )
+    .unwrap();
     assert_eq!(
       open(&stored, 100),
       Err(Rejected::Corrupt("declared size over the limit"))
     );
+  }
+}
+
+#[cfg(test)]
+mod coverage {
+  use super::*;
+
+  fn sample() -> Vec<u8> {
+    seal(
+      1,
+      b"1234567890",
+      None,
+      Meta {
+        fresh_until: Some(1),
+        expires_at: None,
+        tags: &[(b"m", b"v")],
+      },
+    )
+    .unwrap()
+    .0
+  }
+
+  /// Flipping any bit of any byte — flags included — is an error, never another value.
+  #[test]
+  fn every_bit_of_every_byte_is_covered() {
+    let stored = sample();
+    for i in 0..stored.len() {
+      for bit in 0..8 {
+        let mut bad = stored.clone();
+        bad[i] ^= 1 << bit;
+        assert!(
+          open(&bad, 1 << 20).is_err(),
+          "byte {i} bit {bit} went unnoticed"
+        );
+      }
+    }
+  }
+
+  #[test]
+  fn format_1_values_are_never_decoded() {
+    let mut old = sample();
+    old[2] = 1;
+    assert_eq!(open(&old, 1 << 20), Err(Rejected::OldVersion(1)));
+  }
+
+  #[test]
+  fn fields_that_do_not_fit_are_refused_not_truncated() {
+    let long = vec![b'v'; 70_000];
+    let tags = [(&b"m"[..], long.as_slice())];
+    let meta = Meta {
+      tags: &tags,
+      ..Meta::default()
+    };
+    assert_eq!(
+      seal(1, b"x", None, meta).unwrap_err().kind,
+      ErrorKind::Server
+    );
+    let many: Vec<TagSnapshot> = (0..70_000).map(|_| (&b"m"[..], &b""[..])).collect();
+    let meta = Meta {
+      tags: &many,
+      ..Meta::default()
+    };
+    assert_eq!(
+      seal(1, b"x", None, meta).unwrap_err().kind,
+      ErrorKind::InvalidOption
+    );
+    // A marker key over 64 KiB (long prefix) is kept whole.
+    let key = vec![b'p'; 70_000];
+    let tags = [(key.as_slice(), &b"v1"[..])];
+    let meta = Meta {
+      tags: &tags,
+      ..Meta::default()
+    };
+    let stored = seal(1, b"x", None, meta).unwrap().0;
+    let opened = open(&stored, 100).unwrap();
+    assert_eq!(&stored[opened.tags[0].0.clone()], key.as_slice());
   }
 }

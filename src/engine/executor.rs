@@ -10,6 +10,7 @@ use crate::engine::stats::Stats;
 use crate::error::{CacheError, ErrorKind};
 use crate::features::tags::{read_markers, still_valid, Markers};
 use crate::store::command::Routed;
+use crate::store::keyspace::is_internal;
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
 use redis::Value;
@@ -92,6 +93,12 @@ fn prepare<'a>(
       ),
     ));
   }
+  if !keyless && is_internal(key) {
+    return Err(CacheError::new(
+      ErrorKind::InvalidKey,
+      "keys are UTF-8 text: byte 0xFF is reserved for the cache's own keys",
+    ));
+  }
   let mut sealed = Vec::new();
   if let Op::Set {
     codec,
@@ -129,7 +136,7 @@ fn prepare<'a>(
       fresh_until: fresh_ms.map(|ms| now_ms() + ms),
       tags: &snapshot,
     };
-    let (bytes, packed) = codec::seal(*codec, payload, settings.compression, meta);
+    let (bytes, packed) = codec::seal(*codec, payload, settings.compression, meta)?;
     if packed {
       Stats::add(&stats.compressed_writes, 1);
     }

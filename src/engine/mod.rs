@@ -21,6 +21,7 @@ use crate::engine::stats::Stats;
 use crate::error::{CacheError, ErrorKind, Result};
 use crate::store::backend::Backend;
 use crate::store::cluster::{ClusterConfig, ClusterPool};
+use crate::store::keyspace::is_internal;
 use crate::store::memory::MemoryStore;
 use crate::store::standalone::{NodeConfig, NodePool};
 use crate::store::Store;
@@ -103,7 +104,17 @@ impl Engine {
   /// Accepts a request batch; completions arrive on the queue.
   pub fn submit(self: &Arc<Self>, batch: Vec<u8>) -> Result<()> {
     self.check_open()?;
-    let reqs = parse_requests(&batch)?;
+    let parsed = parse_requests(&batch)?;
+    let reqs = parsed.requests;
+    if !parsed.rejected.is_empty() {
+      Stats::add(&self.stats.errors, parsed.rejected.len() as u64);
+      let failed = parsed
+        .rejected
+        .iter()
+        .map(|(id, e)| Completion::error(*id, e))
+        .collect();
+      self.queue.push_all(failed);
+    }
     if self.inflight.fetch_add(1, Ordering::AcqRel) == 0 {
       self.poll_window.woke(self.now_ns());
     }
@@ -183,6 +194,12 @@ impl Engine {
   /// Invalidates tags (full marker keys): every entry carrying one of them stops being fresh.
   pub async fn invalidate_tags(&self, marker_keys: &[Vec<u8>], marker_ttl: Duration) -> Result<()> {
     self.check_open()?;
+    if !marker_keys.iter().all(|k| is_internal(k)) {
+      return Err(CacheError::new(
+        ErrorKind::Internal,
+        "a tag marker key outside the internal keyspace (binding and engine out of step)",
+      ));
+    }
     crate::features::tags::invalidate(&self.store, marker_keys, marker_ttl.as_millis() as u64).await
   }
 
@@ -228,19 +245,13 @@ mod tests {
   use crate::boundary::frame::{OP_GET, OP_SET, STATUS_HIT};
 
   fn request(op: u8, id: u32, key: &[u8], value: Option<&[u8]>) -> Vec<u8> {
-    let mut b = vec![op];
-    b.extend_from_slice(&id.to_le_bytes());
-    b.extend_from_slice(&(key.len() as u32).to_le_bytes());
-    b.extend_from_slice(key);
+    let mut w = crate::boundary::frame::tests::Writer::default();
+    w.start(op, id, key);
     if let Some(v) = value {
-      b.extend_from_slice(&60_000f64.to_le_bytes());
-      b.extend_from_slice(&0f64.to_le_bytes());
-      b.push(1);
-      b.extend_from_slice(&(v.len() as u32).to_le_bytes());
-      b.extend_from_slice(v);
-      b.extend_from_slice(&0u16.to_le_bytes());
+      w.f64(60_000.0).f64(0.0).bytes(&[1]);
+      w.u32(v.len() as u32).bytes(v).u16(0);
     }
-    b
+    w.buf
   }
 
   #[test]

@@ -93,13 +93,28 @@ pub fn command_reply(id: u32, v: Value) -> Completion {
     Value::ServerError(e) => Completion::error(id, &CacheError::from(redis::RedisError::from(e))),
     other => {
       let mut out = Vec::new();
-      json(&other, &mut out);
+      if !json(&other, &mut out, 0) {
+        return Completion::error(
+          id,
+          &CacheError::new(
+            ErrorKind::Server,
+            format!("reply nested deeper than {MAX_DEPTH} levels"),
+          ),
+        );
+      }
       Completion::with_status(id, STATUS_HIT, REPLY_JSON, out, 0)
     }
   }
 }
 
-fn json(v: &Value, out: &mut Vec<u8>) {
+/// Deepest nesting of a reply turned into JSON: a hostile reply must not exhaust the stack.
+const MAX_DEPTH: usize = 64;
+
+/// Appends `v` as JSON; false when it nests too deeply.
+fn json(v: &Value, out: &mut Vec<u8>, depth: usize) -> bool {
+  if depth > MAX_DEPTH {
+    return false;
+  }
   match v {
     Value::Nil => out.extend_from_slice(b"null"),
     Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
@@ -114,7 +129,9 @@ fn json(v: &Value, out: &mut Vec<u8>) {
         if i > 0 {
           out.push(b',');
         }
-        json(item, out);
+        if !json(item, out, depth + 1) {
+          return false;
+        }
       }
       out.push(b']');
     }
@@ -125,15 +142,20 @@ fn json(v: &Value, out: &mut Vec<u8>) {
           out.push(b',');
         }
         out.push(b'[');
-        json(k, out);
+        if !json(k, out, depth + 1) {
+          return false;
+        }
         out.push(b',');
-        json(val, out);
+        if !json(val, out, depth + 1) {
+          return false;
+        }
         out.push(b']');
       }
       out.push(b']');
     }
     other => string(&format!("{other:?}"), out),
   }
+  true
 }
 
 fn string(s: &str, out: &mut Vec<u8>) {
@@ -194,7 +216,8 @@ mod tests {
         expires_at: None,
         tags: &[],
       },
-    );
+    )
+    .unwrap();
     assert_eq!(stored_value(&settings, &stats, 1, old).status, STATUS_STALE);
     let (fresh, _) = codec::seal(
       1,
@@ -205,7 +228,8 @@ mod tests {
         expires_at: None,
         tags: &[],
       },
-    );
+    )
+    .unwrap();
     assert_eq!(stored_value(&settings, &stats, 1, fresh).status, STATUS_HIT);
     assert_eq!(
       stored_value(&settings, &stats, 1, b"plain".to_vec()).status,

@@ -78,7 +78,7 @@ pub async fn invalidate(store: &Store, keys: &[Vec<u8>], ttl_ms: u64) -> Result<
   match store {
     Store::Memory(m) => {
       for k in keys {
-        m.set(k, new_marker_value(), Some(ttl_ms));
+        m.set_marker(k, new_marker_value(), ttl_ms);
       }
       Ok(())
     }
@@ -127,5 +127,34 @@ mod tests {
       assert!(still_valid(&after, a_only.iter().copied()));
     });
     assert_ne!(new_marker_value(), new_marker_value());
+  }
+
+  /// Memory-only mode: eviction pressure after an invalidation never brings the entries back.
+  #[test]
+  fn eviction_never_resurrects_invalidated_entries() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+      .enable_all()
+      .build()
+      .unwrap();
+    let store = Store::Memory(MemoryStore::new(4_000));
+    let marker: &[u8] = b"p:\xFFtag:t";
+    rt.block_on(async {
+      let seen_at_write = read_markers(&store, vec![marker]).await.unwrap();
+      let seen: Vec<(&[u8], &[u8])> = vec![(marker, seen_at_write[marker].as_slice())];
+      invalidate(&store, &[marker.to_vec()], 60_000)
+        .await
+        .unwrap();
+      let Store::Memory(m) = &store else {
+        unreachable!()
+      };
+      for i in 0..200 {
+        m.set(format!("filler{i}").as_bytes(), vec![0u8; 300], None);
+      }
+      let now = read_markers(&store, vec![marker]).await.unwrap();
+      assert!(
+        !still_valid(&now, seen.iter().copied()),
+        "invalidated entry came back"
+      );
+    });
   }
 }

@@ -4,6 +4,7 @@
 use crate::error::Result;
 use crate::store::backend::Backend;
 use crate::store::glob;
+use crate::store::keyspace::is_internal;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,6 +12,8 @@ use std::time::{Duration, Instant};
 struct Entry {
   value: Vec<u8>,
   expires: Option<Instant>,
+  /// A tag marker: never evicted (only expired), see `evict`.
+  pinned: bool,
 }
 
 impl Entry {
@@ -70,11 +73,27 @@ impl MemoryStore {
   }
 
   pub fn set(&self, key: &[u8], value: Vec<u8>, ttl_ms: Option<u64>) {
+    self.put(key, value, ttl_ms, false);
+  }
+
+  /// Writes a tag marker: like `set`, but eviction never removes it (it only expires).
+  pub fn set_marker(&self, key: &[u8], value: Vec<u8>, ttl_ms: u64) {
+    self.put(key, value, Some(ttl_ms), true);
+  }
+
+  fn put(&self, key: &[u8], value: Vec<u8>, ttl_ms: Option<u64>, pinned: bool) {
     let expires = ttl_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
     let mut map = self.lock();
     map.remove(key);
     map.bytes += key.len() + value.len();
-    map.entries.insert(key.to_vec(), Entry { value, expires });
+    map.entries.insert(
+      key.to_vec(),
+      Entry {
+        value,
+        expires,
+        pinned,
+      },
+    );
     if map.bytes > self.max_bytes {
       self.evict(&mut map, key);
     }
@@ -93,7 +112,7 @@ impl MemoryStore {
     let doomed: Vec<Vec<u8>> = map
       .entries
       .keys()
-      .filter(|k| glob::matches(pattern, k))
+      .filter(|k| !is_internal(k) && glob::matches(pattern, k))
       .cloned()
       .collect();
     doomed
@@ -107,7 +126,11 @@ impl MemoryStore {
     self.lock().entries.len()
   }
 
-  /// Frees space down to 90% of the bound, never evicting `keep` (the entry just written).
+  /// Frees space down to 90% of the bound, never evicting `keep` (the entry just written) nor a
+  /// live tag marker. A marker evicted before the entries it invalidated would read as "never
+  /// invalidated" and bring them back; so markers only expire (after `tagTtl`, which bounds the
+  /// life of every tagged entry). Their bytes count toward the bound: room for entries shrinks
+  /// while many distinct tags are invalidated.
   fn evict(&self, map: &mut Map, keep: &[u8]) {
     let now = Instant::now();
     let expired: Vec<Vec<u8>> = map
@@ -120,10 +143,19 @@ impl MemoryStore {
       map.remove(&k);
     }
     let target = self.max_bytes - self.max_bytes / 10;
-    while map.bytes > target {
-      let Some(k) = map.entries.keys().find(|k| k.as_slice() != keep).cloned() else {
-        break;
-      };
+    let mut over = map.bytes.saturating_sub(target);
+    let victims: Vec<Vec<u8>> = map
+      .entries
+      .iter()
+      .filter(|(k, e)| !e.pinned && k.as_slice() != keep)
+      .take_while(|(k, e)| {
+        let more = over > 0;
+        over = over.saturating_sub(k.len() + e.value.len());
+        more
+      })
+      .map(|(k, _)| k.clone())
+      .collect();
+    for k in victims {
       map.remove(&k);
     }
   }
@@ -176,6 +208,27 @@ mod tests {
       Some(vec![0u8; 100]),
       "the newest write survives"
     );
+  }
+
+  #[test]
+  fn markers_are_never_evicted() {
+    let m = MemoryStore::new(2_000);
+    m.set_marker(b"p\xFFtag:t", b"v1".to_vec(), 60_000);
+    for i in 0..100 {
+      m.set(format!("k{i}").as_bytes(), vec![0u8; 500], None);
+    }
+    m.set(b"huge", vec![0u8; 5_000], None);
+    assert_eq!(m.get(b"p\xFFtag:t"), Some(b"v1".to_vec()));
+    assert_eq!(m.len(), 2, "only the marker and the newest write are left");
+  }
+
+  #[test]
+  fn deleting_by_pattern_spares_internal_keys() {
+    let m = MemoryStore::new(1 << 20);
+    m.set_marker(b"p:\xFFtag:t", b"v1".to_vec(), 60_000);
+    m.set(b"p:user", b"x".to_vec(), None);
+    assert_eq!(m.delete_matching(b"p:*"), 1);
+    assert!(m.exists(b"p:\xFFtag:t"));
   }
 
   #[test]

@@ -3,7 +3,7 @@
 //! order; a failure fails only the commands it concerns.
 //!
 //! Layer: `store` owns the connections and the commands' path to Valkey: `memory` (with `glob`
-//! for pattern matching), `standalone` (the pool for one node), `cluster` (slots, topology,
+//! for pattern matching; `keyspace` for the internal keys), `standalone` (the pool for one node), `cluster` (slots, topology,
 //! per-primary pipelines) and `command` (what they all take and give back). May import `error`
 //! only; it knows nothing of frames, completions or envelopes.
 
@@ -11,6 +11,7 @@ pub mod backend;
 pub mod cluster;
 pub mod command;
 pub mod glob;
+pub mod keyspace;
 pub mod memory;
 pub mod standalone;
 

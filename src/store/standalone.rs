@@ -4,6 +4,7 @@
 
 use crate::error::{CacheError, ErrorKind, Result};
 use crate::store::backend::Backend;
+use crate::store::keyspace::is_internal;
 use futures_util::future::join_all;
 use redis::aio::MultiplexedConnection;
 use redis::io::tcp::TcpSettings;
@@ -231,6 +232,8 @@ impl Backend for NodePool {
         .query_async(&mut conn)
         .await
         .map_err(|e| self.failed(idx, e))?;
+      // Internal keys (tag markers, leases) are never a user's to delete.
+      let keys: Vec<Vec<u8>> = keys.into_iter().filter(|k| !is_internal(k)).collect();
       if !keys.is_empty() {
         let n: u64 = redis::cmd("UNLINK")
           .arg(&keys)

@@ -9,6 +9,7 @@ export type EngineOptions = Native.EngineOptions
 export type EngineStats = Native.EngineStats
 export const escapeGlob = native.escapeGlob
 export const keySlot = native.keySlot
+export const globMatch = native.globMatch
 
 /** The boundary's codes, defined once in Rust (`src/boundary/frame.rs`, `src/features/bus.rs`). */
 export const {

@@ -6,8 +6,8 @@ import { OP_COMMAND, OP_SET } from './binding'
 
 /** Bytes a fresh frame starts with (one tick of a busy server fits). */
 const INITIAL_FRAME = 64 * 1024
-/** op u8 | id u32 | key_len u32. */
-const HEADER_BYTES = 9
+/** op u8 | id u32 | body_len u32 | key_len u32: each request carries its length, so the engine can fail one alone. */
+const HEADER_BYTES = 13
 /** ttl_ms f64 | fresh_ms f64 | codec u8 | len u32, then the value, then tags u16. */
 const SET_FIELDS_BYTES = 23
 /** Worst case of UTF-8 bytes per UTF-16 code unit, to reserve room before writing a string. */
@@ -22,37 +22,56 @@ export interface SetFields {
   ttlMs: number
   /** Turns stale after this many ms (0: never; it stays readable as stale until `ttlMs`). */
   freshMs: number
-  /** Marker keys of the entry's tags. */
-  markers?: readonly string[]
+  /** Marker keys of the entry's tags (internal keys: bytes, see `features/tags.ts`). */
+  markers?: readonly Buffer[]
 }
 
 export class RequestFrame {
   private buf = Buffer.allocUnsafe(INITIAL_FRAME)
   private len = 0
+  /** Where the request being written starts. */
+  private reqAt = 0
 
   /** Whether nothing was written since the last `take`. */
   get empty(): boolean {
     return this.len === 0
   }
 
+  /** Where the next request starts: `rollback` to it takes back a request that failed half-written. */
+  mark(): number {
+    return this.len
+  }
+
+  rollback(at: number): void {
+    this.len = at
+  }
+
   /** Writes op + id + key and makes room for `extra` more bytes. */
-  header(op: number, id: number, key: string, extra: number): void {
-    const need = HEADER_BYTES + key.length * UTF8_MAX + extra
+  header(op: number, id: number, key: string | Buffer, extra: number): void {
+    const need = HEADER_BYTES + (typeof key === 'string' ? key.length * UTF8_MAX : key.length) + extra
     if (this.len + need > this.buf.length) this.grow(need)
     const o = this.buf
     const at = this.len
+    this.reqAt = at
     o[at] = op
     o.writeUInt32LE(id, at + 1)
-    const n = o.write(key, at + HEADER_BYTES, 'utf8')
-    o.writeUInt32LE(n, at + 5)
+    const n =
+      typeof key === 'string' ? o.write(key, at + HEADER_BYTES, 'utf8') : key.copy(o, at + HEADER_BYTES)
+    o.writeUInt32LE(n, at + 9)
     this.len = at + HEADER_BYTES + n
+    this.end()
+  }
+
+  /** Writes the body length of the request being written (everything after its length field). */
+  private end(): void {
+    this.buf.writeUInt32LE(this.len - this.reqAt - 9, this.reqAt + 5)
   }
 
   /** Writes a SET request. */
   set(id: number, key: string, w: SetFields): void {
     const { data, markers } = w
     let extra = SET_FIELDS_BYTES + (typeof data === 'string' ? data.length * UTF8_MAX : data.byteLength)
-    if (markers !== undefined) for (const m of markers) extra += 2 + m.length * UTF8_MAX
+    if (markers !== undefined) for (const m of markers) extra += 4 + m.length
     this.header(OP_SET, id, key, extra)
     const o = this.buf
     let at = this.len
@@ -73,16 +92,17 @@ export class RequestFrame {
     o.writeUInt16LE(count, at)
     at += 2
     for (let i = 0; i < count; i++) {
-      const m = (markers as readonly string[])[i]
-      const written = o.write(m, at + 2, 'utf8')
-      o.writeUInt16LE(written, at)
-      at += 2 + written
+      const m = (markers as readonly Buffer[])[i]
+      o.set(m, at + 4)
+      o.writeUInt32LE(m.length, at)
+      at += 4 + m.length
     }
     this.len = at
+    this.end()
   }
 
   /** Writes a raw COMMAND request (`key` routes it on a cluster; may be empty). */
-  command(id: number, key: string, args: readonly (string | Buffer)[]): void {
+  command(id: number, key: string | Buffer, args: readonly (string | Buffer)[]): void {
     let extra = 4
     for (const a of args) extra += 4 + (typeof a === 'string' ? a.length * UTF8_MAX : a.length)
     this.header(OP_COMMAND, id, key, extra)
@@ -101,6 +121,7 @@ export class RequestFrame {
       at += 4 + n
     }
     this.len = at
+    this.end()
   }
 
   /**

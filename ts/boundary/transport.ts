@@ -24,7 +24,7 @@ import { commandReply, DOWN, MISS, NATIVE_KINDS, Stale } from './completion'
 import { RequestFrame, type SetFields } from './frame'
 
 export { DOWN, MISS, Stale }
-import { cacheError, ClosedError, fromNative, type CacheError } from '../core/errors'
+import { CacheError, cacheError, ClosedError, fromNative } from '../core/errors'
 import type { Codec } from '../core/codec'
 import type { L1 } from '../tiers/l1'
 
@@ -106,7 +106,8 @@ export class Transport {
   set(key: string, w: SetFields): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
     const id = this.begin(key, KIND_VOID)
-    this.frame.set(id, key, w)
+    const failed = this.guard(id, () => this.frame.set(id, key, w))
+    if (failed !== undefined) return Promise.reject(failed)
     return new Promise((resolve, reject) => {
       this.resolves[id] = resolve
       this.rejects[id] = reject
@@ -124,7 +125,12 @@ export class Transport {
       }
       for (const e of entries) {
         const id = this.begin(e.key, KIND_VOID)
-        this.frame.set(id, e.key, e)
+        const failed = this.guard(id, () => this.frame.set(id, e.key, e))
+        if (failed !== undefined) {
+          reject(failed) // this entry alone was not written; the others go ahead
+          done()
+          continue
+        }
         this.resolves[id] = done
         this.rejects[id] = reject
       }
@@ -138,7 +144,14 @@ export class Transport {
       let left = keys.length
       if (left === 0) return resolve(out)
       for (let i = 0; i < keys.length; i++) {
-        const id = this.write(OP_GET, keys[i], KIND_VALUE)
+        let id: number
+        try {
+          id = this.write(OP_GET, keys[i], KIND_VALUE)
+        } catch (e) {
+          reject(e)
+          if (--left === 0) resolve(out)
+          continue
+        }
         const slot = slots[i]
         this.resolves[id] = (v) => {
           out[slot] = v
@@ -176,7 +189,12 @@ export class Transport {
     counted = true,
   ): void {
     if (this.closed) return onError(new ClosedError())
-    const id = this.write(OP_GET, key, counted ? KIND_ENTRY : KIND_ENTRY | UNCOUNTED)
+    let id: number
+    try {
+      id = this.write(OP_GET, key, counted ? KIND_ENTRY : KIND_ENTRY | UNCOUNTED)
+    } catch (e) {
+      return onError(e)
+    }
     this.resolves[id] = onEntry
     this.rejects[id] = onError
   }
@@ -186,10 +204,11 @@ export class Transport {
    * a string (status), a JSON-decoded array, or `null` (nil). `routeKey` names the key the command
    * touches (for cluster routing); it may be empty.
    */
-  command(routeKey: string, args: (string | Buffer)[]): Promise<unknown> {
+  command(routeKey: string | Buffer, args: (string | Buffer)[]): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClosedError())
     const id = this.begin(routeKey, KIND_COMMAND)
-    this.frame.command(id, routeKey, args)
+    const failed = this.guard(id, () => this.frame.command(id, routeKey, args))
+    if (failed !== undefined) return Promise.reject(failed)
     return new Promise((resolve, reject) => {
       this.resolves[id] = resolve
       this.rejects[id] = reject
@@ -213,26 +232,53 @@ export class Transport {
 
   /** Writes a request without fields after its key and returns its Promise. */
   private request(op: number, key: string, kind: number): Promise<unknown> {
-    const id = this.write(op, key, kind)
+    let id: number
+    try {
+      id = this.write(op, key, kind)
+    } catch (e) {
+      return Promise.reject(e)
+    }
     return new Promise((resolve, reject) => {
       this.resolves[id] = resolve
       this.rejects[id] = reject
     })
   }
 
-  /** Writes a request without fields after its key; returns its id. */
+  /** Writes a request without fields after its key; returns its id, or throws a typed error. */
   private write(op: number, key: string, kind: number): number {
     const id = this.begin(key, kind)
-    this.frame.header(op, id, key, 0)
+    const failed = this.guard(id, () => this.frame.header(op, id, key, 0))
+    if (failed !== undefined) throw failed
     return id
   }
 
+  /**
+   * Writes request `id` with `fn`. When that fails (a request too large to frame), the request is
+   * taken back — nothing of it reaches the engine, its batch-mates are untouched — and the typed
+   * error its caller rejects with is returned.
+   */
+  private guard(id: number, fn: () => void): CacheError | undefined {
+    const at = this.frame.mark()
+    try {
+      fn()
+      return undefined
+    } catch (e) {
+      this.frame.rollback(at)
+      this.batch.pop()
+      this.resolves[id] = undefined
+      this.rejects[id] = undefined
+      this.free.push(id)
+      if (--this.inflight === 0) this.keepAlive.unref()
+      return writeError(e)
+    }
+  }
+
   /** Takes an id for a request about to be written, queues the flush of this tick. */
-  private begin(key: string, kind: number): number {
+  private begin(key: string | Buffer, kind: number): number {
     const id = this.free.length > 0 ? (this.free.pop() as number) : this.resolves.length
     this.kinds[id] = kind
     if (this.l1 !== undefined && (kind === KIND_VALUE || (kind & ~UNCOUNTED) === KIND_ENTRY)) {
-      this.keys[id] = key
+      this.keys[id] = key as string
       this.epochs[id] = this.l1.epoch
     }
     this.batch.push(id)
@@ -440,4 +486,13 @@ export class Transport {
     })()
     return this.closing
   }
+}
+
+/** A request that could not be written: the caller's typed rejection. */
+function writeError(e: unknown): CacheError {
+  if (e instanceof CacheError) return e
+  const why = e instanceof Error ? e.message : String(e)
+  if (e instanceof RangeError)
+    return cacheError('E_VALUE_TOO_LARGE', `the request is too large to send: ${why}`)
+  return cacheError('E_INTERNAL', `the request could not be written: ${why}`)
 }

@@ -52,7 +52,7 @@ export interface GetOrSetOptions {
 /** A checked write: lifetime in ms (`Infinity`: no expiry) and the marker keys of its tags. */
 export interface Write {
   ttlMs: number
-  markers?: string[]
+  markers?: Buffer[]
 }
 
 const SET_OPTIONS = new Set(['ttl', 'tags'])

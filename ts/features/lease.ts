@@ -1,6 +1,7 @@
 /**
  * The getOrSet lease: a lock per key (SET NX PX with a random token, renewed by its owner,
- * released by its owner only) in the key's cluster slot, and the one-shot wake-up a waiter arms
+ * released by its owner only; the lock's name, in the key's cluster slot, is `lockKeyOf` in
+ * `tags.ts`), and the one-shot wake-up a waiter arms
  * before checking.
  */
 export const RELEASE =
@@ -9,7 +10,7 @@ export const RENEW =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
 
 export interface Lease {
-  lockKey: string
+  lockKey: Buffer
   token: string
 }
 
@@ -31,16 +32,4 @@ export class Waiter {
       }
     })
   }
-}
-
-/**
- * The lease lock of a key, in the same cluster slot as the key (so a cluster keeps the lock and
- * the value in order, like a single node does): a key with a hash tag keeps it; otherwise the
- * whole key becomes the lock's hash tag.
- */
-export function lockKeyOf(key: string): string {
-  const open = key.indexOf('{')
-  const close = open >= 0 ? key.indexOf('}', open + 1) : -1
-  if (close > open + 1) return `${key}\u0000fc-lock`
-  return `{${key}}\u0000fc-lock`
 }

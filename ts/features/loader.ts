@@ -16,8 +16,8 @@ export class Context implements LoaderContext {
   constructor(
     public ttlMs: number,
     readonly stale: unknown,
-    public markers: string[] | undefined,
-    private readonly toMarkers: (tags: unknown) => string[],
+    public markers: Buffer[] | undefined,
+    private readonly toMarkers: (tags: unknown) => Buffer[],
   ) {}
   setTtl(seconds: number): void {
     this.ttlMs = ttlToMs('setTtl(seconds)', seconds, true)

@@ -14,10 +14,9 @@ import { callLoader, Context, within, type LoaderContext } from './loader'
 import { DOWN, MISS, Stale, type Transport } from '../boundary/transport'
 import { encodeKey, BUS_CHANNEL } from './bus'
 import { L1_MISS, type L1 } from '../tiers/l1'
-import { RELEASE, RENEW, Waiter, lockKeyOf, type Lease } from './lease'
+import { RELEASE, RENEW, Waiter, type Lease } from './lease'
 import { due, newEnough, type Ahead } from './refresh-ahead'
-
-export { lockKeyOf } from './lease'
+import { lockKeyOf } from './tags'
 
 export type Loader = (ctx: LoaderContext) => unknown
 
@@ -38,7 +37,7 @@ export interface FlightCounters {
 export interface Plan {
   ttlMs: number
   /** Marker keys of the entry's tags. */
-  markers?: string[]
+  markers?: Buffer[]
   graceMs: number
   timeoutMs?: number
   lockTtlMs: number
@@ -68,7 +67,7 @@ export class SingleFlight {
     private readonly counters: FlightCounters,
     private readonly distributed: boolean,
     private readonly opts: { connectTimeoutMs: number; tagTtlMs: number },
-    private readonly toMarkers: (tags: unknown) => string[],
+    private readonly toMarkers: (tags: unknown) => Buffer[],
   ) {}
 
   run(key: string, loader: Loader, plan: Plan): Promise<unknown> {
@@ -487,3 +486,5 @@ export class SingleFlight {
     for (const set of this.waiters.values()) for (const w of set) w.fire()
   }
 }
+
+export { lockKeyOf }

@@ -6,6 +6,7 @@
  * Coherence comes from the bus: every write, delete and invalidation anywhere drops entries here,
  * and while the bus is disconnected the tier is emptied and bypassed.
  */
+import { globMatch } from '../boundary/binding'
 import type { Codec } from '../core/codec'
 import { CodecId } from '../core/codec'
 
@@ -122,8 +123,13 @@ export class L1 {
   /** Drops entries whose key matches a Valkey glob. */
   dropMatching(glob: string): void {
     this.epoch++
-    const re = globToRegExp(glob)
-    for (const [k, s] of this.slots) if (re.test(k)) this.remove(k, s)
+    // The engine's matcher: Valkey's exact rules over UTF-8 bytes, so the tier drops what Valkey deleted.
+    const keys = [...this.slots.keys()]
+    for (const i of globMatch(glob, keys)) {
+      const k = keys[i]
+      const s = this.slots.get(k)
+      if (s !== undefined) this.remove(k, s)
+    }
   }
 
   clear(): void {
@@ -140,27 +146,4 @@ export class L1 {
     this.slots.delete(key)
     this.bytes -= s.size
   }
-}
-
-/** Valkey glob (`*`, `?`, `[...]`, `\` escapes) → anchored RegExp. */
-export function globToRegExp(glob: string): RegExp {
-  let re = ''
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]
-    if (c === '\\' && i + 1 < glob.length) re += glob[++i].replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
-    else if (c === '*') re += '[\\s\\S]*'
-    else if (c === '?') re += '[\\s\\S]'
-    else if (c === '[') {
-      const close = glob.indexOf(']', i + 1)
-      if (close < 0) re += '\\['
-      else {
-        let body = glob.slice(i + 1, close)
-        if (body.startsWith('^')) body = '^' + body.slice(1).replace(/\\/g, '\\\\')
-        else body = body.replace(/\\/g, '\\\\')
-        re += `[${body}]`
-        i = close
-      }
-    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
-  }
-  return new RegExp(`^${re}$`)
 }

@@ -14,7 +14,7 @@
 //! slot), `nodes` (commands for every primary: PING, SCAN + UNLINK, and reading `CLUSTER
 //! SLOTS`). Imports `store::standalone` for the per-primary pools and `store::command`.
 
-mod nodes;
+pub(crate) mod nodes;
 mod slot_pipelines;
 pub mod slots;
 mod topology;

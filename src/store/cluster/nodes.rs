@@ -7,6 +7,7 @@ use crate::error::{CacheError, ErrorKind, Result};
 use crate::store::cluster::slot_pipelines::{run, Item};
 use crate::store::cluster::slots::{slot_of, SLOTS};
 use crate::store::command::{checked, miscount};
+use crate::store::keyspace::is_internal;
 use futures_util::future::join_all;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
@@ -71,9 +72,16 @@ pub async fn slot_ranges(conn: &ClusterConnection) -> Result<Vec<(u16, u16, Addr
   let mut ask = redis::cmd("CLUSTER");
   ask.arg("SLOTS");
   let reply = conn.clone().route_command(ask, random).await;
-  let Value::Array(ranges) = checked(reply.map_err(CacheError::from))? else {
+  parse_slot_ranges(checked(reply.map_err(CacheError::from))?)
+}
+
+/// Reads a `CLUSTER SLOTS` reply. Nothing from the network is trusted: ranges whose bounds are
+/// not slots, or whose start is past its end, are skipped (their slots stay unknown and go
+/// through the cluster client); a reply of the wrong shape is an error, never a panic.
+pub fn parse_slot_ranges(reply: Value) -> Result<Vec<(u16, u16, Addr)>> {
+  let Value::Array(ranges) = reply else {
     return Err(CacheError::new(
-      ErrorKind::Internal,
+      ErrorKind::Server,
       "unexpected reply to CLUSTER SLOTS",
     ));
   };
@@ -85,16 +93,20 @@ pub async fn slot_ranges(conn: &ClusterConnection) -> Result<Vec<(u16, u16, Addr
     else {
       continue;
     };
+    let slot = |n: i64| u16::try_from(n).ok().filter(|s| *s < SLOTS);
+    let (Some(from), Some(to)) = (slot(*from), slot(*to)) else {
+      continue;
+    };
+    if from > to {
+      continue;
+    }
     let addr = node_address(node).ok_or_else(|| {
       CacheError::new(
         ErrorKind::Server,
         format!("CLUSTER SLOTS names a primary without a usable address: {node:?}"),
       )
     })?;
-    let slot = |n: i64| u16::try_from(n).ok().filter(|s| *s < SLOTS);
-    if let (Some(from), Some(to)) = (slot(*from), slot(*to)) {
-      out.push((from, to, addr));
-    }
+    out.push((from, to, addr));
   }
   Ok(out)
 }
@@ -122,7 +134,7 @@ fn node_address(node: &[Value]) -> Option<(String, u16)> {
       .and_then(|(_, v)| text(v)),
     Value::Array(meta) => meta
       .chunks(2)
-      .find(|kv| text(&kv[0]).as_deref() == Some("ip"))
+      .find(|kv| kv.first().and_then(text).as_deref() == Some("ip"))
       .and_then(|kv| kv.get(1).and_then(text)),
     _ => None,
   };
@@ -151,7 +163,8 @@ async fn scan_delete(
     let (next, keys): (u64, Vec<Vec<u8>>) =
       redis::from_redis_value(reply).map_err(redis::RedisError::from)?;
     let mut by_slot: HashMap<u16, Cmd> = HashMap::new();
-    for k in &keys {
+    // Internal keys (tag markers, leases) are never a user's to delete.
+    for k in keys.iter().filter(|k| !is_internal(k)) {
       by_slot
         .entry(slot_of(k))
         .or_insert_with(|| redis::cmd("UNLINK"))
@@ -181,9 +194,29 @@ async fn scan_delete(
 mod tests {
   use super::*;
 
+  fn bulk(s: &str) -> Value {
+    Value::BulkString(s.as_bytes().to_vec())
+  }
+
+  /// A range whose start is past its end (or out of the slot space) is skipped, not a panic.
+  #[test]
+  fn odd_slot_ranges_are_skipped() {
+    let node = || Value::Array(vec![bulk("10.0.0.1"), Value::Int(7000), bulk("id")]);
+    let range = |a: i64, b: i64| Value::Array(vec![Value::Int(a), Value::Int(b), node()]);
+    let reply = Value::Array(vec![
+      range(100, 50),
+      range(0, 16383),
+      range(-1, 5),
+      range(5, 16384),
+      Value::Int(3),
+    ]);
+    let ranges = parse_slot_ranges(reply).unwrap();
+    assert_eq!(ranges, vec![(0, 16383, ("10.0.0.1".to_string(), 7000))]);
+    assert!(parse_slot_ranges(Value::Nil).is_err());
+  }
+
   #[test]
   fn reads_node_addresses_from_cluster_slots() {
-    let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
     let node = [bulk("10.0.0.1"), Value::Int(7000), bulk("id")];
     assert_eq!(node_address(&node), Some(("10.0.0.1".into(), 7000)));
     let meta = Value::Map(vec![(bulk("ip"), bulk("10.0.0.2"))]);

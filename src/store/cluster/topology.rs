@@ -128,7 +128,10 @@ impl Router {
           t.nodes.len() - 1
         }
       };
-      t.slots[usize::from(from)..=usize::from(to)].fill(n as u16);
+      // Bounds come from the network: a range that does not fit the table is skipped, never a panic.
+      if let Some(slots) = t.slots.get_mut(usize::from(from)..=usize::from(to)) {
+        slots.fill(n as u16);
+      }
     }
     Ok(t)
   }
@@ -149,5 +152,30 @@ impl Router {
       self.node.tls_ca.as_deref(),
     )?;
     Ok(NodePool::with_client(client, &self.node))
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  /// A table built from ranges that do not fit (start past end) skips them instead of panicking.
+  #[test]
+  fn inverted_ranges_never_panic() {
+    use redis::IntoConnectionInfo;
+    let node = NodeConfig {
+      url: String::new(),
+      pool_size: 1,
+      connect_timeout: std::time::Duration::from_millis(100),
+      command_timeout: std::time::Duration::from_millis(100),
+      tls_ca: None,
+    };
+    let router = Router::new("redis://127.0.0.1:1".into_connection_info().unwrap(), node);
+    let addr = ("127.0.0.1".to_string(), 1u16);
+    let t = router
+      .build(vec![(100, 50, addr.clone()), (7, 9, addr)])
+      .unwrap();
+    assert_eq!(t.node_of(60), None);
+    assert_eq!(t.node_of(8), Some(0));
   }
 }
