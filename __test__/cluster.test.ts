@@ -3,7 +3,7 @@
  * and the cross-process getOrSet lock must all work across slots and nodes.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { run } from './fixtures/run-worker'
+import { arrivals, run } from './fixtures/run-worker'
 import { valkeyCommand, type Reply } from '../scripts/valkey.mjs'
 import { Cache, type CacheOptions } from '../ts/index'
 import { clusterNodes } from './cluster-nodes'
@@ -166,7 +166,7 @@ describe('cross-process single-flight on a Valkey Cluster', () => {
     const counter = `count:${key}`
     const startAt = String(Date.now() + 1500)
     const workers = Array.from({ length: 4 }, () =>
-      run([JSON.stringify(nodes), key, counter, '250', '100', startAt, 'normal', '5000']),
+      run([JSON.stringify(nodes), key, counter, '250', '100', startAt, 'normal', '5000', '4']),
     )
     const reports = await Promise.all(workers.map((w) => w.done))
     expect(Number(await clusterCommand(nodes, 'GET', counter))).toBe(1)
@@ -183,10 +183,13 @@ describe('cross-process single-flight on a Valkey Cluster', () => {
     const nodes = JSON.stringify(clusterNodes())
     const key = `killed-${process.pid}-${Date.now()}`
     const counter = `count:${key}`
-    const owner = run([nodes, key, counter, '1', '50', '0', 'hang', '800'])
+    const owner = run([nodes, key, counter, '1', '50', '0', 'hang', '3000'])
     owner.done.catch(() => {}) // it is killed on purpose
     expect(await owner.firstLine).toBe('LOADING')
     const waiter = run([nodes, key, counter, '10', '50', '0', 'normal', '800'])
+    // Killed only once the waiter is calling, so it finds the lease held (its lockWait below)
+    // however slowly it started.
+    await arrivals((k) => clusterCommand(clusterNodes(), 'GET', k), counter, 2)
     await new Promise((r) => setTimeout(r, 100))
     owner.child.kill('SIGKILL')
     const report = await waiter.done

@@ -1,6 +1,6 @@
 /** Cross-process single-flight on a real Valkey, with real child processes. */
 import { describe, expect, inject, it } from 'vitest'
-import { run } from './fixtures/run-worker'
+import { arrivals, run } from './fixtures/run-worker'
 import { valkeyCommand } from '../scripts/valkey.mjs'
 
 describe('cross-process single-flight', () => {
@@ -10,7 +10,7 @@ describe('cross-process single-flight', () => {
     const counter = `count:${key}`
     const startAt = String(Date.now() + 1500)
     const workers = Array.from({ length: 4 }, () =>
-      run([url, key, counter, '250', '100', startAt, 'normal', '5000']),
+      run([url, key, counter, '250', '100', startAt, 'normal', '5000', '4']),
     )
     const reports = await Promise.all(workers.map((w) => w.done))
     expect(Number(await valkeyCommand(url, 'GET', counter))).toBe(1)
@@ -30,10 +30,13 @@ describe('cross-process single-flight', () => {
     const url = inject('valkeyUrl')
     const key = `killed-${process.pid}-${Date.now()}`
     const counter = `count:${key}`
-    const owner = run([url, key, counter, '1', '50', '0', 'hang', '800'])
+    const owner = run([url, key, counter, '1', '50', '0', 'hang', '3000'])
     owner.done.catch(() => {}) // it is killed on purpose
     expect(await owner.firstLine).toBe('LOADING')
     const waiter = run([url, key, counter, '10', '50', '0', 'normal', '800'])
+    // Killed only once the waiter is calling, so it finds the lease held (its lockWait below)
+    // however slowly it started.
+    await arrivals((k) => valkeyCommand(url, 'GET', k), counter, 2)
     await new Promise((r) => setTimeout(r, 100))
     owner.child.kill('SIGKILL')
     const report = await waiter.done

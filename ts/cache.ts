@@ -18,6 +18,7 @@ import { Shared } from './context'
 import type { Loader } from './features/single-flight'
 import type { LoaderContext } from './features/loader'
 import type { SetRequest } from './boundary/transport'
+import { scanKeys } from './features/scan'
 import { markerKeys } from './features/tags'
 import { warm, type WarmEntry, type WarmOptions, type WarmReport } from './features/warm'
 import { writeThrough } from './features/write-through'
@@ -300,6 +301,19 @@ export class Cache {
       )
     }
     return this.scanDelete(escapeGlob(this.prefix) + pattern)
+  }
+
+  /**
+   * The keys under this cache's prefix (prefix stripped), optionally only those matching a glob:
+   * an async iterator over SCAN pages (bounded memory, never KEYS), every primary of a cluster.
+   *
+   * @example
+   * ```ts
+   * for await (const key of cache.keys('user:*')) console.log(key)
+   * ```
+   */
+  keys(pattern?: string): AsyncGenerator<string> {
+    return scanKeys(this.shared.transport, this.prefix, pattern)
   }
 
   /**

@@ -7,6 +7,7 @@ import {
   BUS_CHANNEL,
   BUS_LOST,
   BUS_MESSAGE,
+  BUS_REFUSED,
   BUS_SUBSCRIBED,
   TAGS_MESSAGE,
   decodeBus,
@@ -52,7 +53,7 @@ export class Shared {
   constructor(options: CacheOptions | undefined) {
     const opts = (this.opts = resolveOptions(options))
     try {
-      this.codec = createCodec(opts.serializer)
+      this.codec = createCodec(opts.serializer, opts.maxValueBytes)
     } catch (e) {
       throw codecToCacheError(e)
     }
@@ -220,6 +221,13 @@ export class Shared {
     } else if (tag === BUS_LOST && l1 !== undefined) {
       l1.enabled = false
       l1.clear()
+    } else if (tag === BUS_REFUSED) {
+      // Reported once per streak by the engine, which keeps retrying with a long backoff. L1 stays
+      // off (invalidations would be missed); getOrSet stops waiting for the bus.
+      const err = fromNative(new Error(payload.toString('utf8')))
+      this.liftL1Gate()
+      this.flights.busRefused()
+      process.emitWarning(err)
     }
   }
 }

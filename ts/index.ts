@@ -13,6 +13,7 @@ export {
   ConnectionError,
   TimeoutError,
   AuthError,
+  NoPermissionError,
   ClosedError,
 } from './core/errors'
 export type { CacheErrorCode } from './core/errors'

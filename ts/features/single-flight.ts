@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import type { Codec, Encoded } from '../core/codec'
 import { CacheError, InvalidValueError, codecToCacheError } from '../core/errors'
 import { GraceMemory } from '../tiers/grace-memory'
-import { callLoader, Context, within, type LoaderContext } from './loader'
+import { callLoader, Context, TIMED_OUT, within, type LoaderContext } from './loader'
 import { DOWN, MISS, Stale, type Transport } from '../boundary/transport'
 import { encodeKey, BUS_CHANNEL } from './bus'
 import { L1_MISS, type L1 } from '../tiers/l1'
@@ -290,7 +290,7 @@ export class SingleFlight {
     try {
       if (stale !== undefined && plan.timeoutMs !== undefined) {
         const r = await within(finish, plan.timeoutMs)
-        if (r === within.TIMED_OUT) {
+        if (r === TIMED_OUT) {
           finish.catch(() => {}) // keeps refreshing in the background; errors are counted
           this.counters.staleServed++
           return stale.value
@@ -477,6 +477,12 @@ export class SingleFlight {
       const set = this.waiters.get(k)
       if (set !== undefined) for (const w of set) w.fire()
     }
+  }
+
+  /** The server refuses the subscription: stop waiting for it (waiters then wait for the lease to end). */
+  busRefused(): void {
+    this.busUp = true
+    this.busSubscribed?.()
   }
 
   /** The bus (re)subscribed: anything may have been missed, so every waiter re-checks. */
