@@ -5,12 +5,20 @@
  * with a pause between them, `MEMORY USAGE` on at most `sample` keys.
  */
 import { InvalidOptionError } from '../core/errors'
-import type { Cache } from '../cache'
+import type { ResolvedOptions } from '../core/options'
 import type { CacheStats } from './metrics'
 import { endpointOf, ReplyError, RespConnection, text, type Endpoint, type Reply } from './resp'
 import { lockKeyOf } from './single-flight'
 import { markerKeys } from './tags'
 import { parseInfo, serverOf, slowlogOf, type ServerReport, type SlowlogEntry } from './inspect-server'
+
+/** What `inspect` reads of a cache (a narrow view, so this module does not import `Cache`). */
+export interface InspectSource {
+  readonly prefix: string
+  readonly _mode: string
+  readonly _options: ResolvedOptions
+  stats(): CacheStats
+}
 
 export type { ServerReport, SlowlogEntry } from './inspect-server'
 
@@ -91,7 +99,10 @@ interface Node {
 }
 
 /** The servers of the deployment: the one `url`, or every cluster node from CLUSTER NODES. */
-async function discover(cache: Cache, connect: (ep: Endpoint) => Promise<RespConnection>): Promise<Node[]> {
+async function discover(
+  cache: InspectSource,
+  connect: (ep: Endpoint) => Promise<RespConnection>,
+): Promise<Node[]> {
   const o = cache._options
   if (o.url !== undefined) {
     const ep = endpointOf(o.url)
@@ -193,7 +204,7 @@ async function scanServer(
  * Implements `cache.inspect()`. Memory mode reports only the client's stats (the memory store is
  * not enumerable from outside the engine).
  */
-export async function inspect(cache: Cache, options?: InspectOptions): Promise<InspectReport> {
+export async function inspect(cache: InspectSource, options?: InspectOptions): Promise<InspectReport> {
   const o = options ?? {}
   const sample = count('sample', o.sample, INSPECT_DEFAULTS.sample, 1_000_000)
   const top = count('top', o.top, INSPECT_DEFAULTS.top, 10_000)

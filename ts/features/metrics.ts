@@ -39,7 +39,6 @@ export interface HealthReport {
 
 import { CacheError } from '../core/errors'
 import type { Histogram, ProcedureStats, Telemetry } from './telemetry'
-import type { Cache } from '../cache'
 
 /** One cache's share of an exposition. */
 export interface MetricsSource {
@@ -180,23 +179,4 @@ function histogram(lines: string[], name: string, labels: string, h: Histogram):
     lines.push(`${name}_bucket{${labels},le="${le === Infinity ? '+Inf' : String(le)}"} ${count}`)
   }
   lines.push(`${name}_sum{${labels}} ${num(h.sum)}`, `${name}_count{${labels}} ${h.count}`)
-}
-
-/**
- * Several caches as one valid exposition (each family's HELP/TYPE once, a `cache` label per
- * series). Namespaces of one cache count once. Rejects with `E_INVALID_OPTION` when two caches
- * share a name and prefix.
- *
- * @example
- * ```ts
- * import { renderMetrics } from 'ferrocache'
- * export async function GET() { return new Response(await renderMetrics([pages, sessions])) }
- * ```
- */
-export async function renderMetrics(caches: readonly Cache[]): Promise<string> {
-  if (!Array.isArray(caches))
-    throw new CacheError('E_INVALID_OPTION', 'renderMetrics(caches) takes an array of caches')
-  const sources = await Promise.all(caches.map((c) => c._metricsSource()))
-  const seen = new Set<object>()
-  return renderExposition(sources.filter((s) => !seen.has(s.id) && seen.add(s.id)))
 }

@@ -5,7 +5,8 @@
  */
 import { CacheError } from '../core/errors'
 import type { Cache } from '../cache'
-import { renderExposition, renderMetrics } from './metrics'
+import { renderExposition } from './metrics'
+import { renderMetrics } from './render-metrics'
 
 /** The part of prom-client's `Registry` used here. */
 export interface PromRegistry {

@@ -4,7 +4,7 @@
  * concurrency, pulling from the source only when a slot is free (bounded memory for a million rows
  * streamed from a database cursor).
  */
-import type { Cache } from '../cache'
+import type { GetOrSetOptions } from '../core/plan'
 import { InvalidOptionError } from '../core/errors'
 import type { LoaderContext } from './loader'
 
@@ -43,11 +43,17 @@ export interface WarmReport {
   failed: { key: string; error: unknown }[]
 }
 
+/** What `warm` calls on a cache (a narrow view, so this module does not import `Cache`). */
+export interface WarmTarget {
+  getOrSet(key: string, loader: (ctx: LoaderContext) => unknown, options?: GetOrSetOptions): Promise<unknown>
+  _reload(key: string, loader: (ctx: LoaderContext) => unknown, options?: GetOrSetOptions): Promise<boolean>
+}
+
 /** Default number of loads in flight. */
 export const WARM_CONCURRENCY = 8
 
 export async function warm(
-  cache: Cache,
+  cache: WarmTarget,
   entries: Iterable<WarmEntry> | AsyncIterable<WarmEntry>,
   opts: WarmOptions = {},
 ): Promise<WarmReport> {

@@ -7,7 +7,6 @@
  * the same interface (not crash-durable).
  */
 import { randomBytes } from 'node:crypto'
-import type { Cache } from '../cache'
 
 /** One journaled write as stored. `op` 's' = set, 'd' = delete. */
 export interface Journaled {
@@ -92,6 +91,12 @@ function entriesOf(reply: unknown, part: number): Journaled[] {
   return list.map((r) => parseEntry(r, part)).filter((e): e is Journaled => e !== undefined)
 }
 
+/** What the stream journal needs of a cache: its prefix and raw commands (not the `Cache` class). */
+export interface JournalStore {
+  readonly prefix: string
+  _command(routeKey: string, args: (string | Buffer)[]): Promise<unknown>
+}
+
 export class StreamJournal implements Journal {
   private readonly owned = new Map<number, string>() // partition → lease token
   private readonly groups = new Set<number>()
@@ -107,7 +112,7 @@ export class StreamJournal implements Journal {
   private readonly deadKey: string
 
   constructor(
-    private readonly cache: Cache,
+    private readonly cache: JournalStore,
     name: string,
     readonly partitions: number,
     private readonly consumer: string,

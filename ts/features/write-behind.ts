@@ -5,10 +5,17 @@
  */
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
-import type { Cache, SetOptions } from '../cache'
+import type { Codec } from '../core/codec'
+import type { SetOptions } from '../core/plan'
 import { ClosedError, InvalidKeyError, InvalidOptionError, InvalidValueError } from '../core/errors'
 import { MemoryJournal } from './write-behind-memory'
-import { StreamJournal, partitionOf, type Journal, type Journaled } from './write-behind-journal'
+import {
+  StreamJournal,
+  partitionOf,
+  type Journal,
+  type Journaled,
+  type JournalStore,
+} from './write-behind-journal'
 
 /** One write handed to `flush`: `value` undefined = delete. `id` is stable across redeliveries. */
 export interface WriteBehindEntry {
@@ -82,6 +89,14 @@ export const WRITE_BEHIND_DEFAULTS = {
 const RETRY_MAX_MS = 30_000
 const DEAD_LETTERS_READ = 10_000
 
+/** What a write-behind writer calls on a cache (a narrow view, so this module does not import `Cache`). */
+export interface WriteBehindTarget extends JournalStore {
+  readonly _mode: string
+  readonly _codec: Codec
+  set(key: string, value: unknown, options?: SetOptions): Promise<void>
+  delete(key: string): Promise<boolean>
+}
+
 function positiveInt(name: string, v: unknown, d: number): number {
   if (v === undefined) return d
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
@@ -90,7 +105,7 @@ function positiveInt(name: string, v: unknown, d: number): number {
   return v
 }
 
-export function createWriteBehind(cache: Cache, options: WriteBehindOptions): WriteBehind {
+export function createWriteBehind(cache: WriteBehindTarget, options: WriteBehindOptions): WriteBehind {
   return new Writer(cache, options)
 }
 
@@ -117,7 +132,7 @@ class Writer implements WriteBehind {
   private readonly renewer?: NodeJS.Timeout
 
   constructor(
-    private readonly cache: Cache,
+    private readonly cache: WriteBehindTarget,
     options: WriteBehindOptions,
   ) {
     if (typeof options !== 'object' || options === null)

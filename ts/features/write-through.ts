@@ -5,13 +5,20 @@
  * never stays cached. If caching fails, the key is invalidated (retried in the background until
  * Valkey accepts it), so the old value is not served once Valkey answers again.
  */
-import type { Cache, SetOptions } from '../cache'
+import type { SetOptions } from '../core/plan'
 import { InvalidKeyError, InvalidOptionError, InvalidValueError } from '../core/errors'
 
 /** Counters of write-through (merged into `stats()`). */
 export interface WriteThroughCounters {
   /** Writes whose caching failed after the source was written (the key was invalidated). */
   writeThroughErrors: number
+}
+
+/** What write-through calls on a cache (a narrow view, so this module does not import `Cache`). */
+export interface WriteThroughTarget {
+  readonly prefix: string
+  set(key: string, value: unknown, options?: SetOptions): Promise<void>
+  delete(key: string): Promise<boolean>
 }
 
 /** Lease and wait for the cache write, ms: as getOrSet's defaults. */
@@ -22,7 +29,7 @@ const RETRY_FIRST_MS = 100
 const RETRY_MAX_MS = 5000
 
 export async function writeThrough<T>(
-  cache: Cache,
+  cache: WriteThroughTarget,
   key: string,
   value: T,
   write: (value: T) => unknown,
@@ -50,7 +57,7 @@ export async function writeThrough<T>(
  * Deletes the key; resolves after the first attempt. A failed attempt is retried with backoff
  * (timers unref'd) until it succeeds or the cache closes.
  */
-function invalidate(cache: Cache, key: string, backoffMs: number): Promise<void> {
+function invalidate(cache: WriteThroughTarget, key: string, backoffMs: number): Promise<void> {
   return cache.delete(key).then(
     () => {},
     (e: { code?: string }) => {
