@@ -1,5 +1,3 @@
-import { escapeGlob } from './boundary/binding'
-import type { Codec } from './core/codec'
 import {
   CacheError,
   ClosedError,
@@ -7,24 +5,19 @@ import {
   InvalidOptionError,
   InvalidValueError,
   codecToCacheError,
-  fromNative,
 } from './core/errors'
-import { checkWellFormed, keyError, wellFormed } from './core/keys'
+import { checkWellFormed, keyError } from './core/keys'
 import { L1_MISS } from './tiers/l1'
-import { renderExposition, type CacheStats, type HealthReport, type MetricsSource } from './features/metrics'
+import { CacheOperations } from './features/cache-operations'
 import { observedGetOrSet } from './features/observe'
 import { OtelBridge, serverOf } from './features/otel'
 import type { FlightTrace } from './features/single-flight'
-import type { CacheEventListener, CacheEventType, ProcedureStats } from './features/telemetry'
-import { inspect, type InspectOptions, type InspectReport } from './features/inspect'
-import type { CacheOptions, ResolvedOptions } from './core/options'
+import type { CacheOptions } from './core/options'
 import { entryWriteOf, planOf, writeOf, type GetOrSetOptions, type SetOptions } from './core/plan'
 import { Shared } from './context'
 import type { Loader } from './features/single-flight'
 import type { LoaderContext } from './features/loader'
 import type { SetRequest } from './boundary/transport'
-import { scanKeys } from './features/scan'
-import { markerKeys } from './features/tags'
 import { warm, type WarmEntry, type WarmOptions, type WarmReport } from './features/warm'
 import { writeThrough } from './features/write-through'
 import { createWriteBehind, type WriteBehind, type WriteBehindOptions } from './features/write-behind'
@@ -58,11 +51,7 @@ function refuse(shared: Shared, key: unknown): CacheError | undefined {
  * const user = await cache.get<{ name: string; since: Date }>('user:1')
  * ```
  */
-export class Cache {
-  /** The full prefix of this view (cache prefix + namespaces). */
-  readonly prefix: string
-  private readonly shared: Shared
-
+export class Cache extends CacheOperations {
   /**
    * Creates a cache. Throws `E_INVALID_OPTION` synchronously on bad options; never connects
    * synchronously (connections warm up in the background).
@@ -77,13 +66,9 @@ export class Cache {
   /** @internal */
   constructor(options: CacheOptions | undefined, parent: { shared: Shared; prefix: string })
   constructor(options?: CacheOptions, parent?: { shared: Shared; prefix: string }) {
-    if (parent) {
-      this.shared = parent.shared
-      this.prefix = parent.prefix
-      return
-    }
-    this.shared = new Shared(options)
-    this.prefix = this.shared.opts.prefix
+    const shared = parent ? parent.shared : new Shared(options)
+    super(shared, parent ? parent.prefix : shared.opts.prefix)
+    if (parent) return
     const o = this.shared.opts
     const otel = OtelBridge.create(o.name, serverOf(o.url, o.nodes), () => this.stats())
     this.shared.otel = this.shared.telemetry.otel = otel
@@ -201,58 +186,6 @@ export class Cache {
     ) as Promise<T>
   }
 
-  /** @internal Per-procedure counters of the tRPC middleware (bounded number of paths). */
-  _procedure(path: string): ProcedureStats {
-    return this.shared.telemetry.procedure(path)
-  }
-
-  /**
-   * Listens to `'down'` (Valkey became unreachable), `'up'` (reachable again), `'error'` (a request
-   * failed in the engine: `code`) and `'stale'` (getOrSet served a stale value: `key`). Listener errors
-   * are swallowed. Returns the cache, for chaining.
-   *
-   * @example
-   * ```ts
-   * cache.on('down', (e) => alerts.page(`cache down: ${e.error}`)).on('up', (e) => console.log(e.downForMs))
-   * ```
-   */
-  on<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): this {
-    if (!['down', 'up', 'error', 'stale'].includes(type) || typeof listener !== 'function') {
-      throw new InvalidOptionError("on(type, listener): type is 'down' | 'up' | 'error' | 'stale'")
-    }
-    this.shared.telemetry.on(type, listener as unknown as CacheEventListener)
-    return this
-  }
-
-  /**
-   * Removes a listener added with `on`.
-   *
-   * @example
-   * ```ts
-   * cache.off('down', onDown)
-   * ```
-   */
-  off<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): this {
-    this.shared.telemetry.off(type, listener as unknown as CacheEventListener)
-    return this
-  }
-
-  /**
-   * What the servers and this cache's keys look like: per server (every primary and replica)
-   * memory, evictions, hit rate, ops/s; this prefix's keys estimated from a bounded SCAN sample with
-   * `MEMORY USAGE` (never KEYS), the biggest ones, tag markers, the slow log (command name and key
-   * only) and this client's stats. Bounded work: at most `sample` keys are sized.
-   *
-   * @example
-   * ```ts
-   * const r = await cache.inspect({ sample: 500, top: 5 })
-   * console.log(r.servers[0].usedMemory, r.keys.estimated, r.keys.biggest)
-   * ```
-   */
-  inspect(options?: InspectOptions): Promise<InspectReport> {
-    return inspect(this, options)
-  }
-
   /**
    * Deletes a key; resolves `true` when it existed.
    *
@@ -363,65 +296,6 @@ export class Cache {
   }
 
   /**
-   * Deletes the entries whose key (below this cache's prefix) matches a glob (`*`, `?`, `[a-z]`).
-   * Uses SCAN + UNLINK in bounded batches (never KEYS); glob characters in the prefix are escaped.
-   * Resolves the number of entries deleted.
-   *
-   * @example
-   * ```ts
-   * const n = await cache.deleteMatching('user:*')
-   * ```
-   */
-  async deleteMatching(pattern: string): Promise<number> {
-    if (this.shared.transport.closed) throw new ClosedError()
-    if (typeof pattern !== 'string' || pattern === '') {
-      throw new InvalidKeyError('deleteMatching takes a non-empty glob pattern, e.g. "user:*"')
-    }
-    if (!wellFormed(pattern)) {
-      throw new InvalidKeyError(
-        'deleteMatching patterns must be well-formed Unicode: this one holds a lone UTF-16 surrogate',
-      )
-    }
-    return this.scanDelete(escapeGlob(this.prefix) + pattern)
-  }
-
-  /**
-   * The keys under this cache's prefix (prefix stripped), optionally only those matching a glob:
-   * an async iterator over SCAN pages (bounded memory, never KEYS), every primary of a cluster.
-   *
-   * @example
-   * ```ts
-   * for await (const key of cache.keys('user:*')) console.log(key)
-   * ```
-   */
-  keys(pattern?: string): AsyncGenerator<string> {
-    return scanKeys(this.shared.transport, this.prefix, pattern)
-  }
-
-  /**
-   * Deletes everything under this cache's prefix (namespace included), nothing else.
-   *
-   * @example
-   * ```ts
-   * await cache.namespace('users').clear() // only keys under '<prefix>users:'
-   * ```
-   */
-  async clear(): Promise<void> {
-    await this.scanDelete(escapeGlob(this.prefix) + '*')
-  }
-
-  private async scanDelete(pattern: string): Promise<number> {
-    if (this.shared.transport.closed) throw new ClosedError()
-    try {
-      return await this.shared.transport.engine.deleteMatching(pattern)
-    } catch (e) {
-      throw fromNative(e)
-    } finally {
-      this.shared.deletedMatching(pattern)
-    }
-  }
-
-  /**
    * A view whose keys live under `<prefix><name>:`; it shares connections, codec and stats.
    * Closing any view closes the shared engine.
    *
@@ -440,66 +314,6 @@ export class Cache {
   }
 
   /**
-   * Counters since start (synchronous).
-   *
-   * @example
-   * ```ts
-   * const { hitRate, errors } = cache.stats()
-   * ```
-   */
-  stats(): CacheStats {
-    return this.shared.stats()
-  }
-
-  /**
-   * Pings the store. Never rejects: `ok: false` (with `error`) when Valkey is unreachable.
-   *
-   * @example
-   * ```ts
-   * const { ok, latencyMs, mode } = await cache.health()
-   * ```
-   */
-  async health(): Promise<HealthReport> {
-    const engine = this.shared.transport.engine
-    const mode = engine.mode as HealthReport['mode']
-    try {
-      const latencyMs = await engine.ping()
-      this.shared.telemetry.pinged(true)
-      return { ok: true, latencyMs, mode }
-    } catch (e) {
-      const err = fromNative(e)
-      if (!this.shared.transport.closed) this.shared.telemetry.pinged(false, err.code)
-      return { ok: false, latencyMs: -1, mode, error: err.message }
-    }
-  }
-
-  /**
-   * Counters and health in Prometheus text exposition format (for a `/metrics` route).
-   *
-   * @example
-   * ```ts
-   * export async function GET() { return new Response(await cache.metrics()) }
-   * ```
-   */
-  async metrics(): Promise<string> {
-    return renderExposition([await this._metricsSource()])
-  }
-
-  /** @internal This cache's share of an exposition (`renderMetrics([a, b])`). */
-  async _metricsSource(): Promise<MetricsSource & { id: object }> {
-    const o = this.shared.opts
-    const health = await this.health()
-    return {
-      id: this.shared,
-      name: o.name,
-      prefix: o.prefix,
-      stats: this.stats(),
-      health,
-      telemetry: this.shared.telemetry,
-    }
-  }
-
-  /**
    * Sends queued writes, waits (bounded by the command timeout) for in-flight requests, and
    * releases connections. Afterwards every call rejects with `E_CLOSED` and the process can exit.
    *
@@ -513,30 +327,6 @@ export class Cache {
     this.shared.telemetry.close()
     this.shared.liftL1Gate()
     return this.shared.transport.close(o.commandTimeoutMs + o.connectTimeoutMs)
-  }
-
-  /**
-   * Makes every entry carrying any of `tags` a miss — or stale, for entries written with grace —
-   * for every instance, as soon as this resolves. O(1) per tag whatever the number of entries:
-   * each tag's marker gets a new value, and entries compare markers when read.
-   *
-   * @example
-   * ```ts
-   * await cache.set('post:1', post, { tags: ['posts', 'user:7'] })
-   * await cache.invalidateTags(['user:7']) // post:1 is now a miss
-   * ```
-   */
-  async invalidateTags(tags: string[]): Promise<void> {
-    if (this.shared.transport.closed) throw new ClosedError()
-    const markers = markerKeys(this.shared.opts.prefix, tags, 'invalidateTags(tags)', 10_000)
-    if (markers.length === 0) return
-    try {
-      await this.shared.transport.engine.invalidateTags(markers, this.shared.opts.tagTtlMs)
-    } catch (e) {
-      throw fromNative(e)
-    } finally {
-      this.shared.tagsInvalidated()
-    }
   }
 
   /**
@@ -602,28 +392,5 @@ export class Cache {
       return Promise.reject(e)
     }
     return this.shared.flights.reload(this.prefix + key, loader as Loader, plan)
-  }
-
-  /**
-   * @internal Runs one raw command in the next pipeline (Valkey modes only; memory mode rejects).
-   * For ferrocache's own modules (rate limiter, sessions); not a public API.
-   */
-  _command(routeKey: string, args: (string | Buffer)[]): Promise<unknown> {
-    return this.shared.transport.command(routeKey, args)
-  }
-
-  /** @internal `'memory'`, `'standalone'` or `'cluster'`. */
-  get _mode(): string {
-    return this.shared.transport.engine.mode
-  }
-
-  /** @internal The codec values go through (for modules storing values themselves). */
-  get _codec(): Codec {
-    return this.shared.codec
-  }
-
-  /** @internal The options in force, defaults filled in. */
-  get _options(): ResolvedOptions {
-    return this.shared.opts
   }
 }
