@@ -10,62 +10,26 @@ import { randomBytes } from 'node:crypto'
 import type { Codec, Encoded } from '../core/codec'
 import { CacheError, InvalidValueError, codecToCacheError } from '../core/errors'
 import { GraceMemory } from '../tiers/grace-memory'
-import { callLoader, Context, TIMED_OUT, within, type LoaderContext } from './loader'
+import { callLoader, Context, TIMED_OUT, within } from './loader'
 import { DOWN, MISS, Stale, type Transport } from '../boundary/transport'
 import { encodeKey, BUS_CHANNEL } from './bus'
 import { L1_MISS, type L1 } from '../tiers/l1'
-import { RELEASE, RENEW, Waiter, type Lease } from './lease'
+import { RELEASE, RENEW, type Lease } from './lease'
+import { WakeUps } from './wake-ups'
+import type { FlightCounters, Loader, Plan } from './flight-plan'
 import { due, newEnough, type Ahead } from './refresh-ahead'
 import { lockKeyOf } from './tags'
 
-export type Loader = (ctx: LoaderContext) => unknown
-
-/** Counters shared with `stats()`. */
-export interface FlightCounters {
-  loads: number
-  loadErrors: number
-  coalesced: number
-  lockWaits: number
-  staleServed: number
-  /** Refresh-ahead loads run here (background, under the lease). */
-  refreshes: number
-  /** Refresh-ahead loads that failed (the current value stayed in place). */
-  refreshErrors: number
-}
-
-/** A resolved `getOrSet` plan (all times in ms). */
-export interface Plan {
-  ttlMs: number
-  /** Marker keys of the entry's tags. */
-  markers?: Buffer[]
-  graceMs: number
-  timeoutMs?: number
-  lockTtlMs: number
-  lockWaitMs: number
-  hardTimeoutMs: number
-  /** Refresh-ahead: a hit within this many ms of the entry's expiry starts a background refresh. */
-  refreshWithinMs?: number
-  /** Set per call when someone observes how it was answered (events, OpenTelemetry). */
-  trace?: FlightTrace
-}
-
-/** How one `getOrSet` call was answered (features/telemetry.ts reads it). */
-export interface FlightTrace {
-  coalesced: boolean
-  stale: boolean
-}
+export type { FlightCounters, FlightTrace, Loader, Plan } from './flight-plan'
 
 export class SingleFlight {
   private readonly flights = new Map<string, Promise<unknown>>()
   private readonly refreshing = new Set<string>()
-  private readonly waiters = new Map<string, Set<Waiter>>()
   private readonly memory = new GraceMemory(1000)
   /** Keys written through while a load of theirs ran here: that load's value is not cached. */
   private readonly fenced = new Set<string>()
-  private bus?: Promise<void>
-  /** The bus was subscribed at least once (it may have been started by the L1 tier). */
-  private busUp = false
-  private busSubscribed?: () => void
+  /** Waiters of the lease, woken over the bus. */
+  private readonly wakeUps: WakeUps
   /** Set by the cache when the in-process tier is on. */
   l1?: L1
 
@@ -76,7 +40,9 @@ export class SingleFlight {
     private readonly distributed: boolean,
     private readonly opts: { connectTimeoutMs: number; tagTtlMs: number },
     private readonly toMarkers: (tags: unknown) => Buffer[],
-  ) {}
+  ) {
+    this.wakeUps = new WakeUps(() => t.engine.subscribe(BUS_CHANNEL), opts)
+  }
 
   run(key: string, loader: Loader, plan: Plan): Promise<unknown> {
     if (this.l1 !== undefined) {
@@ -187,13 +153,13 @@ export class SingleFlight {
   ): Promise<unknown> {
     const ahead = typeof background === 'object' ? background : undefined
     if (!this.distributed || down) return this.loadHere(key, loader, plan, stale, undefined, background)
-    await this.ensureBus()
+    await this.wakeUps.ensureBus()
     const lockKey = lockKeyOf(key)
     const deadline = Date.now() + plan.lockWaitMs
     let waited = false
     for (;;) {
       const token = randomBytes(16).toString('hex')
-      const waiter = this.arm(key)
+      const waiter = this.wakeUps.arm(key)
       let got: unknown, pttl: unknown, entry: unknown
       let until = 0
       try {
@@ -216,7 +182,7 @@ export class SingleFlight {
               ),
         ])
       } catch {
-        this.disarm(key, waiter)
+        this.wakeUps.disarm(key, waiter)
         if (ahead !== undefined) throw new CacheError('E_CONNECTION', 'cannot take the refresh lease')
         return this.loadHere(key, loader, plan, stale, undefined, background) // cannot lock: load here
       }
@@ -224,16 +190,16 @@ export class SingleFlight {
       // A refresh-ahead is done when the entry read under the lock is no longer due (someone refreshed it).
       if (hit && (ahead === undefined || newEnough(until, plan, ahead))) {
         // Loaded by someone else since our first read (their lease may already be gone).
-        this.disarm(key, waiter)
+        this.wakeUps.disarm(key, waiter)
         if (got === 'OK') this.release(key, { lockKey, token }, false)
         return entry
       }
       if (got === 'OK') {
-        this.disarm(key, waiter)
+        this.wakeUps.disarm(key, waiter)
         return this.loadHere(key, loader, plan, stale, { lockKey, token }, background)
       }
       if (background) {
-        this.disarm(key, waiter)
+        this.wakeUps.disarm(key, waiter)
         return undefined // another process is refreshing already
       }
       if (!waited) {
@@ -242,7 +208,7 @@ export class SingleFlight {
       }
       const left = deadline - Date.now()
       if (left <= 0) {
-        this.disarm(key, waiter)
+        this.wakeUps.disarm(key, waiter)
         if (stale !== undefined) {
           this.counters.staleServed++
           if (plan.trace) plan.trace.stale = true
@@ -256,7 +222,7 @@ export class SingleFlight {
       // Until the owner's message, or until its lease would expire (owner died), or the bound.
       const lease = typeof pttl === 'number' && pttl > 0 ? pttl + 5 : plan.lockTtlMs
       await waiter.wait(Math.min(lease, left))
-      this.disarm(key, waiter)
+      this.wakeUps.disarm(key, waiter)
     }
   }
 
@@ -413,12 +379,12 @@ export class SingleFlight {
     if (this.flights.has(key) || this.refreshing.has(key)) this.fenced.add(key)
     this.memory.forget(key)
     if (!this.distributed) return fn()
-    await this.ensureBus()
+    await this.wakeUps.ensureBus()
     const lockKey = lockKeyOf(key)
     const deadline = Date.now() + waitMs
     for (;;) {
       const token = randomBytes(16).toString('hex')
-      const waiter = this.arm(key)
+      const waiter = this.wakeUps.arm(key)
       let got: unknown, pttl: unknown
       try {
         ;[got, pttl] = await Promise.all([
@@ -426,12 +392,12 @@ export class SingleFlight {
           this.t.command(lockKey, ['PTTL', lockKey]),
         ])
       } catch {
-        this.disarm(key, waiter)
+        this.wakeUps.disarm(key, waiter)
         return fn() // Valkey unreachable: fn's own write fails and is handled by the caller
       }
       const left = deadline - Date.now()
       if (got === 'OK' || left <= 0) {
-        this.disarm(key, waiter)
+        this.wakeUps.disarm(key, waiter)
         try {
           return await fn()
         } finally {
@@ -440,7 +406,7 @@ export class SingleFlight {
       }
       const lease = typeof pttl === 'number' && pttl > 0 ? pttl + 5 : lockTtlMs
       await waiter.wait(Math.min(lease, left))
-      this.disarm(key, waiter)
+      this.wakeUps.disarm(key, waiter)
     }
   }
 
@@ -449,61 +415,19 @@ export class SingleFlight {
     this.memory.forget(key)
   }
 
-  private arm(key: string): Waiter {
-    const w = new Waiter()
-    let set = this.waiters.get(key)
-    if (set === undefined) this.waiters.set(key, (set = new Set()))
-    set.add(w)
-    return w
-  }
-
-  private disarm(key: string, w: Waiter): void {
-    const set = this.waiters.get(key)
-    if (set === undefined) return
-    set.delete(w)
-    if (set.size === 0) this.waiters.delete(key)
-  }
-
-  /** Subscribes once; waits (bounded) for the subscription so no wake-up is missed. */
-  private ensureBus(): Promise<void> {
-    if (this.bus === undefined && this.busUp) this.bus = Promise.resolve()
-    if (this.bus === undefined) {
-      this.bus = new Promise<void>((resolve) => {
-        // Ref'd on purpose: a caller awaiting getOrSet must keep the process alive (bounded).
-        const timer = setTimeout(resolve, this.opts.connectTimeoutMs)
-        this.busSubscribed = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-        try {
-          this.t.engine.subscribe(BUS_CHANNEL)
-        } catch {
-          resolve()
-        }
-      })
-    }
-    return this.bus
-  }
-
   /** Keys written somewhere: their waiters re-check. */
   wake(keys: readonly string[]): void {
-    for (const k of keys) {
-      const set = this.waiters.get(k)
-      if (set !== undefined) for (const w of set) w.fire()
-    }
+    this.wakeUps.wake(keys)
   }
 
   /** The server refuses the subscription: stop waiting for it (waiters then wait for the lease to end). */
   busRefused(): void {
-    this.busUp = true
-    this.busSubscribed?.()
+    this.wakeUps.busRefused()
   }
 
   /** The bus (re)subscribed: anything may have been missed, so every waiter re-checks. */
   subscribed(): void {
-    this.busUp = true
-    this.busSubscribed?.()
-    for (const set of this.waiters.values()) for (const w of set) w.fire()
+    this.wakeUps.subscribed()
   }
 }
 
