@@ -1,0 +1,377 @@
+/**
+ * The machinery under `Transport` (its base class): request ids and their callbacks, the frame
+ * written this tick and its flush, the chunked drain of completions and their decoding (values,
+ * entries, probes, command replies, bus events), and close. `Transport` (transport.ts) adds the
+ * request methods on top. See transport.ts for how requests and completions flow.
+ */
+import { performance } from 'node:perf_hooks'
+import {
+  BUS_ID,
+  NativeEngine,
+  READ_TRAILER_BYTES,
+  STATUS_ERROR,
+  STATUS_HIT,
+  STATUS_STALE,
+  TAGGED,
+  type EngineOptions,
+} from './binding'
+import { commandReply, DOWN, MISS, NATIVE_KINDS, Stale } from './completion'
+import { RequestFrame } from './frame'
+import { CacheError, cacheError, ClosedError, fromNative } from '../core/errors'
+import type { Codec } from '../core/codec'
+import type { L1 } from '../tiers/l1'
+
+export const KIND_VALUE = 0
+export const KIND_VOID = 1
+export const KIND_FLAG = 2
+export const KIND_ENTRY = 3
+export const KIND_COMMAND = 4
+/** Request kinds as an observer sees them: get (value read), set, delete/has, getOrSet read, command. */
+export const REQUEST_KINDS = {
+  get: KIND_VALUE,
+  set: KIND_VOID,
+  flag: KIND_FLAG,
+  entry: KIND_ENTRY,
+  command: KIND_COMMAND,
+}
+
+/** Sees every completion (latency histograms, down/up detection: features/telemetry.ts). */
+export interface TransportObserver {
+  /** `startedMs` from `performance.now()`; `errorCode` set when the request failed in the engine. */
+  completed(kind: number, startedMs: number, errorCode: string | undefined): void
+}
+/** A read for `has()`: resolves whether `get` would have found a value; counts no hit/miss. */
+export const KIND_PROBE = 5
+/** Added to a read's kind: take the engine's hit/miss count of this read out again. */
+export const UNCOUNTED = 8
+
+/** Results handed to JS per drain; measured best on 2 cores (see docs/architecture.md). */
+const CHUNK = 8
+/** Longest stretch, in ms, that chained drains may hold the event loop before yielding. */
+const TURN_BUDGET_MS = 2
+
+/** Errors that make a `get` a miss instead of a rejection: the cache being down must not break reads. */
+const SOFT = new Set(['E_CONNECTION', 'E_TIMEOUT', 'E_SERVER'])
+
+export type Settle = (v: unknown) => void
+
+/** Base class of `Transport`: construct a `Transport`. */
+export class TransportCore {
+  readonly engine: NativeEngine
+  /** Values that passed the envelope check but that the codec could not decode. */
+  decodeErrors = 0
+  /** Engine-counted hits and misses of reads that are not lookups of their own (see `stats()`). */
+  uncountedHits = 0
+  uncountedMisses = 0
+  /** Decode failures of those reads: errors, but neither hit nor miss. */
+  uncountedErrors = 0
+  closed = false
+  /** Receives bus events: tag 0 = message (payload), 1 = (re)subscribed, 2 = subscription lost. */
+  onBus?: (tag: number, payload: Buffer) => void
+  /** The in-process tier reads fill, when enabled. */
+  l1?: L1
+  /** Told of every completion, when set. */
+  observer?: TransportObserver
+  private started: number[] = []
+  /**
+   * Epoch ms until which the entry of the last `getEntryThen` callback is fresh (0 = unknown or not
+   * a hit): read synchronously inside the callback. Refresh-ahead computes an entry's age from it,
+   * so a hit costs no extra round trip.
+   */
+  lastUntil = 0
+  private keys: string[] = []
+  private epochs: number[] = []
+  protected readonly frame = new RequestFrame()
+  private batch: number[] = []
+  private flushQueued = false
+  protected resolves: (Settle | undefined)[] = []
+  protected rejects: (Settle | undefined)[] = []
+  private kinds: number[] = []
+  private free: number[] = []
+  protected inflight = 0
+  private turnStart = 0
+  private readonly keepAlive: NodeJS.Timeout
+  private closing?: Promise<void>
+
+  constructor(
+    options: EngineOptions,
+    private readonly codec: Codec,
+  ) {
+    this.engine = new NativeEngine(options, this.onReady)
+    // The engine's wake-up is weak: this timer keeps Node alive only while requests are in flight.
+    this.keepAlive = setInterval(() => {}, 1 << 30)
+    this.keepAlive.unref()
+  }
+
+  /** Writes a request without fields after its key and returns its Promise. */
+  protected request(op: number, key: string, kind: number): Promise<unknown> {
+    let id: number
+    try {
+      id = this.write(op, key, kind)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return new Promise((resolve, reject) => {
+      this.resolves[id] = resolve
+      this.rejects[id] = reject
+    })
+  }
+
+  /** Writes a request without fields after its key; returns its id, or throws a typed error. */
+  protected write(op: number, key: string, kind: number): number {
+    const id = this.begin(key, kind)
+    const failed = this.guard(id, () => this.frame.header(op, id, key, 0))
+    if (failed !== undefined) throw failed
+    return id
+  }
+
+  /**
+   * Writes request `id` with `fn`. When that fails (a request too large to frame), the request is
+   * taken back — nothing of it reaches the engine, its batch-mates are untouched — and the typed
+   * error its caller rejects with is returned.
+   */
+  protected guard(id: number, fn: () => void): CacheError | undefined {
+    const at = this.frame.mark()
+    try {
+      fn()
+      return undefined
+    } catch (e) {
+      this.frame.rollback(at)
+      this.batch.pop()
+      this.resolves[id] = undefined
+      this.rejects[id] = undefined
+      this.free.push(id)
+      if (--this.inflight === 0) this.keepAlive.unref()
+      return writeError(e)
+    }
+  }
+
+  /** Takes an id for a request about to be written, queues the flush of this tick. */
+  protected begin(key: string | Buffer, kind: number): number {
+    const id = this.free.length > 0 ? (this.free.pop() as number) : this.resolves.length
+    this.kinds[id] = kind
+    if (this.observer !== undefined) this.started[id] = performance.now()
+    if (this.l1 !== undefined && (kind === KIND_VALUE || (kind & ~UNCOUNTED) === KIND_ENTRY)) {
+      this.keys[id] = key as string
+      this.epochs[id] = this.l1.epoch
+    }
+    this.batch.push(id)
+    if (this.inflight++ === 0) this.keepAlive.ref()
+    if (!this.flushQueued) {
+      this.flushQueued = true
+      queueMicrotask(this.flush)
+    }
+    return id
+  }
+
+  /** Sends everything written this tick as one batch. */
+  flush = (): void => {
+    this.flushQueued = false
+    if (this.frame.empty) return
+    const ids = this.batch
+    this.batch = []
+    const frame = this.frame.take()
+    try {
+      this.engine.submit(frame)
+    } catch (e) {
+      const err = fromNative(e)
+      for (const id of ids) this.settle(id, false, err)
+    }
+  }
+
+  private onReady = (): void => {
+    this.turnStart = performance.now()
+    this.drain()
+  }
+
+  private drain = (): void => {
+    const chunk = this.engine.drain(CHUNK)
+    if (chunk === null) return
+    try {
+      this.handleChunk(chunk)
+    } finally {
+      if (chunk[4] === 1) {
+        if (performance.now() - this.turnStart < TURN_BUDGET_MS) queueMicrotask(this.drain)
+        else setImmediate(this.onReady)
+      }
+    }
+  }
+
+  private handleChunk(chunk: Buffer): void {
+    const count = chunk.readUInt32LE(0)
+    let p = 5
+    for (let i = 0; i < count; i++) {
+      const id = chunk.readUInt32LE(p)
+      const status = chunk[p + 4]
+      const tag = chunk[p + 5]
+      const end = p + 10 + chunk.readUInt32LE(p + 6)
+      if (id === BUS_ID) this.bus(tag, chunk.subarray(p + 10, end))
+      else this.complete(id, status, tag, chunk, p + 10, end)
+      p = end
+    }
+  }
+
+  /**
+   * A bus event. Whatever its handler does with a message from the network, an exception must
+   * not escape: it would skip the rest of this chunk (requests never settled) or crash the
+   * process. The handler validates and counts; this is the last line of defence.
+   */
+  private bus(tag: number, payload: Buffer): void {
+    try {
+      this.onBus?.(tag, payload)
+    } catch {
+      this.busFailures++
+    }
+  }
+
+  /** Bus events whose handler threw (counted as bad bus messages). */
+  busFailures = 0
+
+  private complete(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
+    let kind = this.kinds[id]
+    if (kind & UNCOUNTED) {
+      kind &= ~UNCOUNTED
+      // The engine counted every GET it sent: a hit when fresh, a miss when stale, absent or
+      // failed. Only a key it refused before sending (too long) counted neither.
+      if (status === STATUS_HIT) this.uncountedHits++
+      else if (status !== STATUS_ERROR || NATIVE_KINDS[tag - 1] !== 'E_INVALID_KEY') this.uncountedMisses++
+    }
+    const observer = this.observer
+    if (observer !== undefined) {
+      const code = status === STATUS_ERROR ? (NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL') : undefined
+      observer.completed(kind, this.started[id], code)
+    }
+    if (kind === KIND_PROBE) return this.probed(id, status, tag, chunk, start, end)
+    if (status === STATUS_ERROR) {
+      const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
+      if (kind === KIND_VALUE && SOFT.has(err.code)) this.settle(id, true, undefined)
+      else if (kind === KIND_ENTRY && SOFT.has(err.code)) this.settle(id, true, DOWN)
+      else this.settle(id, false, err)
+      return
+    }
+    if (kind === KIND_VALUE) {
+      let value: unknown
+      if (status === STATUS_HIT) {
+        // Reads end with 8 bytes: how long the value may be kept in-process (epoch ms).
+        const codec = tag & ~TAGGED
+        try {
+          value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
+          const l1 = this.l1
+          if (l1 !== undefined) {
+            const until = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
+            l1.fill(
+              this.keys[id],
+              value,
+              codec,
+              chunk,
+              start,
+              end - READ_TRAILER_BYTES,
+              until,
+              (tag & TAGGED) !== 0,
+              this.epochs[id],
+            )
+          }
+        } catch {
+          this.decodeErrors++
+        }
+      }
+      this.settle(id, true, value)
+    } else if (kind === KIND_ENTRY) {
+      this.settle(id, true, this.entry(id, status, tag, chunk, start, end, this.kinds[id] !== KIND_ENTRY))
+    } else if (kind === KIND_COMMAND) this.settle(id, true, commandReply(status, tag, chunk, start, end))
+    else this.settle(id, true, kind === KIND_FLAG ? status === STATUS_HIT : undefined)
+  }
+
+  /** `get` resolves a value exactly when the read was a hit that decodes; soft errors read as misses. */
+  private probed(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
+    if (status === STATUS_ERROR) {
+      const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
+      return SOFT.has(err.code) ? this.settle(id, true, false) : this.settle(id, false, err)
+    }
+    let live = false
+    if (status === STATUS_HIT) {
+      try {
+        this.codec.decode(tag & 0x7f, chunk, start, end - 8)
+        live = true
+      } catch {
+        this.uncountedErrors++
+      }
+    }
+    this.settle(id, true, live)
+  }
+
+  private entry(
+    id: number,
+    status: number,
+    tag: number,
+    chunk: Buffer,
+    start: number,
+    end: number,
+    uncounted: boolean,
+  ): unknown {
+    this.lastUntil = 0
+    if (status !== STATUS_HIT && status !== STATUS_STALE) return MISS
+    try {
+      const codec = tag & ~TAGGED
+      const value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
+      if (status === STATUS_HIT) this.lastUntil = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
+      if (status === STATUS_HIT && this.l1 !== undefined) {
+        const until = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
+        this.l1.fill(
+          this.keys[id],
+          value,
+          codec,
+          chunk,
+          start,
+          end - READ_TRAILER_BYTES,
+          until,
+          (tag & TAGGED) !== 0,
+          this.epochs[id],
+        )
+      }
+      return status === STATUS_HIT ? value : new Stale(value)
+    } catch {
+      if (uncounted) this.uncountedErrors++
+      else this.decodeErrors++
+      return MISS
+    }
+  }
+
+  private settle(id: number, ok: boolean, value: unknown): void {
+    const fn = ok ? this.resolves[id] : this.rejects[id]
+    this.resolves[id] = undefined
+    this.rejects[id] = undefined
+    this.free.push(id)
+    if (--this.inflight === 0) this.keepAlive.unref()
+    fn?.(value)
+  }
+
+  /** Sends what is queued, waits (bounded) for in-flight requests, then releases everything. */
+  close(waitMs: number): Promise<void> {
+    if (this.closing) return this.closing
+    this.closed = true
+    this.flush()
+    this.closing = (async () => {
+      try {
+        await this.engine.close(waitMs)
+      } finally {
+        for (let chunk = this.engine.drain(1024); chunk !== null; chunk = this.engine.drain(1024)) {
+          this.handleChunk(chunk)
+        }
+        const left: CacheError = new ClosedError('the cache was closed before Valkey answered this request')
+        this.resolves.forEach((r, id) => r && this.settle(id, false, left))
+        clearInterval(this.keepAlive)
+      }
+    })()
+    return this.closing
+  }
+}
+
+/** A request that could not be written: the caller's typed rejection. */
+function writeError(e: unknown): CacheError {
+  if (e instanceof CacheError) return e
+  const why = e instanceof Error ? e.message : String(e)
+  if (e instanceof RangeError)
+    return cacheError('E_VALUE_TOO_LARGE', `the request is too large to send: ${why}`)
+  return cacheError('E_INTERNAL', `the request could not be written: ${why}`)
+}
