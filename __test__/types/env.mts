@@ -18,7 +18,25 @@ declare global {
     post(id: string): Promise<{ id: string; title: string }>
     user(id: string | undefined): Promise<{ id: string } | null>
     rename(p: { id: string; title: string }): Promise<void>
+    topProducts(n: number): Promise<{ id: string; name: string }[]>
+    users: {
+      cursor(): AsyncIterable<{ id: string; orgId: string }>
+      update(id: string, u: { id: string; orgId: string }): Promise<void>
+    }
+    views: { upsertMany(rows: { id: string; count: unknown; version: string }[]): Promise<void> }
   }
+  interface Price {
+    etag: string
+    cents: number
+  }
+  var refreshAhead: GetOrSetOptions['refreshAhead']
+  var sku: string
+  var fetchPrice: (sku: string, opts: { etag?: string }) => Promise<Price>
+  var log: { info(fields: object): void }
+  var id: string
+  var user: { id: string; orgId: string }
+  var page: string
+  var n: number
   var cache: FerroCache
   var key: string
   var load: () => Promise<unknown>
