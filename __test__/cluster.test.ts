@@ -166,7 +166,7 @@ describe('cross-process single-flight on a Valkey Cluster', () => {
     const counter = `count:${key}`
     const startAt = String(Date.now() + 1500)
     const workers = Array.from({ length: 4 }, () =>
-      run([JSON.stringify(nodes), key, counter, '250', '100', startAt, 'normal', '5000', '4']),
+      run([JSON.stringify(nodes), key, counter, '250', '500', startAt, 'normal', '5000', '4']),
     )
     const reports = await Promise.all(workers.map((w) => w.done))
     expect(Number(await clusterCommand(nodes, 'GET', counter))).toBe(1)

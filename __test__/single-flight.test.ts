@@ -10,7 +10,7 @@ describe('cross-process single-flight', () => {
     const counter = `count:${key}`
     const startAt = String(Date.now() + 1500)
     const workers = Array.from({ length: 4 }, () =>
-      run([url, key, counter, '250', '100', startAt, 'normal', '5000', '4']),
+      run([url, key, counter, '250', '500', startAt, 'normal', '5000', '4']),
     )
     const reports = await Promise.all(workers.map((w) => w.done))
     expect(Number(await valkeyCommand(url, 'GET', counter))).toBe(1)
