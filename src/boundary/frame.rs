@@ -5,10 +5,12 @@
 //!   body:    key_len u32 | key | op fields
 //!   SET:     ttl_ms f64 | fresh_ms f64 | codec u8 | len u32 | value | tags u16 | (len u32 | marker key) * tags
 //!   COMMAND: argc u32 | (len u32 | arg) * argc      (key = routing key, may be empty)
+//!   GET_MANY: (key empty) count u32 | (len u32 | key) * count — one GET per key, one completion
 //! Completion chunk:   count u32 | more u8 | then per item: id u32 | status u8 | tag u8 | len u32 | bytes
 //!   read (HIT/STALE of GET): tag = codec | TAGGED if the entry carries tags;
 //!            bytes = payload | until f64 (READ_TRAILER_BYTES: epoch ms it may be kept in-process, 0 = unknown)
 //!   COMMAND (HIT): tag = REPLY_*;  ERROR: tag = error kind (`ErrorKind` number), bytes = message
+//!   GET_MANY (HIT): bytes = per key, in order: status u8 | tag u8 | len u32 | bytes (as a GET's)
 //!   bus event (id BUS_ID, see `features::bus`): tag = BUS_*, bytes = payload
 //! Every request carries its own length, so one that cannot be read fails alone (an error
 //! completion for its id) and the next one is still found: a bad request never poisons its batch.
@@ -23,6 +25,10 @@ pub const OP_SET: u8 = 2;
 pub const OP_DELETE: u8 = 3;
 pub const OP_EXISTS: u8 = 4;
 pub const OP_COMMAND: u8 = 5;
+/// Many GETs answered by one completion (`getMany`): one wake-up and one decode pass for all.
+pub const OP_GET_MANY: u8 = 6;
+/// Keys one GET_MANY request may carry.
+pub const MAX_GET_MANY: usize = 1 << 20;
 
 /// Completion statuses. A `HIT` carries the codec id in `tag` and the payload in the bytes.
 pub const STATUS_MISS: u8 = 0;
@@ -124,6 +130,15 @@ fn millis(v: f64) -> Option<u64> {
 pub struct Batch {
   pub requests: Vec<Request>,
   pub rejected: Vec<(u32, CacheError)>,
+  /// The GET_MANY requests, each expanded into `count` GETs at `requests[first..first + count]`.
+  pub groups: Vec<Group>,
+}
+
+/// The GETs of one GET_MANY request: answered by one completion (see `group_completions`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+  pub first: usize,
+  pub count: usize,
 }
 
 /// Parses a request batch. Only a broken outer frame (a header or length running past the end,
@@ -133,6 +148,7 @@ pub fn parse_requests(buf: &[u8]) -> Result<Batch> {
   let mut out = Batch {
     requests: Vec::with_capacity(16),
     rejected: Vec::new(),
+    groups: Vec::new(),
   };
   while r.at < buf.len() {
     let op = r.u8()?;
@@ -144,6 +160,25 @@ pub fn parse_requests(buf: &[u8]) -> Result<Batch> {
       buf: &buf[..body.end],
       at: body.start,
     };
+    if op == OP_GET_MANY {
+      match parse_get_many(&mut b) {
+        Ok(keys) if b.at == body.end => {
+          out.groups.push(Group {
+            first: out.requests.len(),
+            count: keys.len(),
+          });
+          let gets = keys.into_iter().map(|key| Request {
+            id,
+            key,
+            op: Op::Get,
+          });
+          out.requests.extend(gets);
+        }
+        Ok(_) => out.rejected.push((id, malformed())),
+        Err(e) => out.rejected.push((id, e)),
+      }
+      continue;
+    }
     match parse_body(&mut b, op) {
       Ok((key, op)) if b.at == body.end => out.requests.push(Request { id, key, op }),
       Ok(_) => out.rejected.push((id, malformed())),
@@ -151,6 +186,23 @@ pub fn parse_requests(buf: &[u8]) -> Result<Batch> {
     }
   }
   Ok(out)
+}
+
+/// The keys of a GET_MANY body (its own key is empty).
+fn parse_get_many(r: &mut Reader) -> Result<Vec<Range<usize>>> {
+  if r.u32()? != 0 {
+    return Err(malformed());
+  }
+  let count = r.u32()? as usize;
+  if count == 0 || count > MAX_GET_MANY {
+    return Err(malformed());
+  }
+  let mut keys = Vec::with_capacity(count.min(r.buf.len() / 4));
+  for _ in 0..count {
+    let len = r.u32()? as usize;
+    keys.push(r.take(len)?);
+  }
+  Ok(keys)
 }
 
 fn parse_body(r: &mut Reader, op: u8) -> Result<(Range<usize>, Op)> {
@@ -254,6 +306,40 @@ impl Completion {
   fn payload(&self) -> &[u8] {
     &self.data[self.start..]
   }
+}
+
+/// Folds the completions of each group's GETs into one completion for the group's id.
+/// `done` holds one completion per request, in request order; groups are in request order too.
+pub fn group_completions(done: Vec<Completion>, groups: &[Group]) -> Vec<Completion> {
+  if groups.is_empty() {
+    return done;
+  }
+  let mut out = Vec::with_capacity(done.len());
+  let mut items = done.into_iter().enumerate().peekable();
+  for g in groups {
+    while let Some((_, c)) = items.next_if(|(i, _)| *i < g.first) {
+      out.push(c);
+    }
+    let parts: Vec<Completion> = items
+      .by_ref()
+      .take(g.count)
+      .map(|(_, c)| c)
+      .collect();
+    let Some(id) = parts.first().map(|c| c.id) else {
+      continue;
+    };
+    let size = parts.iter().map(|c| 6 + c.payload().len()).sum::<usize>();
+    let mut data = Vec::with_capacity(size);
+    for c in &parts {
+      data.push(c.status);
+      data.push(c.tag);
+      data.extend_from_slice(&(c.payload().len() as u32).to_le_bytes());
+      data.extend_from_slice(c.payload());
+    }
+    out.push(Completion::with_status(id, STATUS_HIT, 0, data, 0));
+  }
+  out.extend(items.map(|(_, c)| c));
+  out
 }
 
 /// Encodes a chunk of completions into one buffer for JS.
@@ -401,6 +487,36 @@ pub mod tests {
       .rejected
       .iter()
       .all(|(_, e)| e.kind == ErrorKind::Internal));
+  }
+
+  #[test]
+  fn get_many_expands_into_gets_answered_by_one_completion() {
+    let mut w = Writer::default();
+    w.start(OP_GET, 1, b"alone");
+    w.start(OP_GET_MANY, 2, b"").u32(2);
+    for k in [&b"k1"[..], b"k2"] {
+      w.u32(k.len() as u32).bytes(k);
+    }
+    w.start(OP_GET_MANY, 3, b"").u32(0);
+    w.start(OP_DELETE, 4, b"after");
+    let batch = parse_requests(&w.buf).unwrap();
+    let ids: Vec<u32> = batch.requests.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![1, 2, 2, 4]);
+    assert_eq!(&w.buf[batch.requests[2].key.clone()], b"k2");
+    assert_eq!(batch.groups, vec![Group { first: 1, count: 2 }]);
+    assert_eq!(batch.rejected.len(), 1, "an empty GET_MANY is malformed");
+    let done = vec![
+      Completion::miss(1),
+      Completion::with_status(2, STATUS_HIT, 1, b"HDRab".to_vec(), 3),
+      Completion::miss(2),
+      Completion::ok(4),
+    ];
+    let out = group_completions(done, &batch.groups);
+    let ids: Vec<u32> = out.iter().map(|c| c.id).collect();
+    assert_eq!(ids, vec![1, 2, 4]);
+    let mut want = vec![STATUS_HIT, 1, 2, 0, 0, 0, b'a', b'b'];
+    want.extend([STATUS_MISS, 0, 0, 0, 0, 0]);
+    assert_eq!(out[1].payload(), &want[..]);
   }
 
   #[test]

@@ -13,7 +13,7 @@ pub mod settings;
 pub mod stats;
 
 use crate::boundary::completion::CompletionQueue;
-use crate::boundary::frame::{parse_requests, Completion};
+use crate::boundary::frame::{group_completions, parse_requests, Completion};
 use crate::boundary::poll_window::PollWindow;
 use crate::engine::executor::execute;
 use crate::engine::settings::Settings;
@@ -106,6 +106,7 @@ impl Engine {
     self.check_open()?;
     let parsed = parse_requests(&batch)?;
     let reqs = parsed.requests;
+    let groups = parsed.groups;
     if !parsed.rejected.is_empty() {
       Stats::add(&self.stats.errors, parsed.rejected.len() as u64);
       let failed = parsed
@@ -129,7 +130,7 @@ impl Engine {
         );
         reqs.iter().map(|r| Completion::error(r.id, &err)).collect()
       });
-      me.queue.push_all(done);
+      me.queue.push_all(group_completions(done, &groups));
       if me.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
         me.idle.notify_waiters();
         // Only the last batch in flight opens the window (under load, other batches keep this

@@ -35,6 +35,8 @@ const KIND_ENTRY = 3
 const KIND_COMMAND = 4
 /** A read for `has()`: resolves whether `get` would have found a value; counts no hit/miss. */
 const KIND_PROBE = 5
+/** The reads of one `getMany`: one completion holding every key's result. */
+const KIND_MANY = 6
 /** Added to a read's kind: take the engine's hit/miss count of this read out again. */
 const UNCOUNTED = 8
 
@@ -47,6 +49,15 @@ const TURN_BUDGET_MS = 2
 const SOFT = new Set(['E_CONNECTION', 'E_TIMEOUT', 'E_SERVER'])
 
 type Settle = (v: unknown) => void
+
+/** Where the results of one `getMany` go. */
+interface Many {
+  keys: readonly string[]
+  out: unknown[]
+  slots: readonly number[]
+  /** The L1's epoch when the read was issued (see `L1.fill`). */
+  epoch: number
+}
 
 /** One write of `setMany`. */
 export interface SetRequest extends SetFields {
@@ -75,6 +86,7 @@ export class Transport {
   private resolves: (Settle | undefined)[] = []
   private rejects: (Settle | undefined)[] = []
   private kinds: number[] = []
+  private many: (Many | undefined)[] = []
   private free: number[] = []
   private inflight = 0
   private turnStart = 0
@@ -131,28 +143,20 @@ export class Transport {
     })
   }
 
-  /** Many reads, one Promise: values in key order (`undefined` for misses). */
+  /**
+   * Many reads, one request and one completion (decoded here in one pass): values go to
+   * `out[slots[i]]` (`undefined` for misses); resolves `out`.
+   */
   getMany(keys: readonly string[], out: unknown[], slots: readonly number[]): Promise<unknown[]> {
     if (this.closed) return Promise.reject(new ClosedError())
+    if (keys.length === 0) return Promise.resolve(out)
+    const id = this.begin('', KIND_MANY)
+    const failed = this.guard(id, () => this.frame.getMany(id, keys))
+    if (failed !== undefined) return Promise.reject(failed)
+    this.many[id] = { keys, out, slots, epoch: this.l1 === undefined ? 0 : this.l1.epoch }
     return new Promise((resolve, reject) => {
-      let left = keys.length
-      if (left === 0) return resolve(out)
-      for (let i = 0; i < keys.length; i++) {
-        let id: number
-        try {
-          id = this.write(OP_GET, keys[i], KIND_VALUE)
-        } catch (e) {
-          reject(e)
-          if (--left === 0) resolve(out)
-          continue
-        }
-        const slot = slots[i]
-        this.resolves[id] = (v) => {
-          out[slot] = v
-          if (--left === 0) resolve(out)
-        }
-        this.rejects[id] = reject
-      }
+      this.resolves[id] = resolve as Settle
+      this.rejects[id] = reject
     })
   }
 
@@ -352,6 +356,7 @@ export class Transport {
       else if (status !== STATUS_ERROR || NATIVE_KINDS[tag - 1] !== 'E_INVALID_KEY') this.uncountedMisses++
     }
     if (kind === KIND_PROBE) return this.probed(id, status, tag, chunk, start, end)
+    if (kind === KIND_MANY) return this.manyRead(id, status, tag, chunk, start, end)
     if (status === STATUS_ERROR) {
       const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
       if (kind === KIND_VALUE && SOFT.has(err.code)) this.settle(id, true, undefined)
@@ -390,6 +395,49 @@ export class Transport {
       this.settle(id, true, this.entry(id, status, tag, chunk, start, end, this.kinds[id] !== KIND_ENTRY))
     } else if (kind === KIND_COMMAND) this.settle(id, true, commandReply(status, tag, chunk, start, end))
     else this.settle(id, true, kind === KIND_FLAG ? status === STATUS_HIT : undefined)
+  }
+
+  /**
+   * The completion of a `getMany`: per key, in order, `status u8 | tag u8 | len u32 | bytes`, each
+   * read exactly as `complete` reads a `get` (soft errors are misses; another error rejects).
+   */
+  private manyRead(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
+    const m = this.many[id] as Many
+    this.many[id] = undefined
+    if (status === STATUS_ERROR) {
+      return this.settle(id, false, cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end)))
+    }
+    const { keys, out, slots, epoch } = m
+    const l1 = this.l1
+    let failure: CacheError | undefined
+    let p = start
+    for (let i = 0; i < keys.length && p + 6 <= end; i++) {
+      const st = chunk[p]
+      const tg = chunk[p + 1]
+      const from = p + 6
+      const to = from + chunk.readUInt32LE(p + 2)
+      p = to
+      // Every slot is written, misses too: the result is a dense array, never one with holes.
+      out[slots[i]] = undefined
+      if (st === STATUS_HIT) {
+        const codec = tg & ~TAGGED
+        try {
+          const value = this.codec.decode(codec, chunk, from, to - READ_TRAILER_BYTES)
+          out[slots[i]] = value
+          if (l1 !== undefined) {
+            const until = chunk.readDoubleLE(to - READ_TRAILER_BYTES)
+            l1.fill(keys[i], value, codec, chunk, from, to - READ_TRAILER_BYTES, until, (tg & TAGGED) !== 0, epoch)
+          }
+        } catch {
+          this.decodeErrors++
+        }
+      } else if (st === STATUS_ERROR && failure === undefined) {
+        const err = cacheError(NATIVE_KINDS[tg - 1] ?? 'E_INTERNAL', chunk.toString('utf8', from, to))
+        if (!SOFT.has(err.code)) failure = err
+      }
+    }
+    if (failure !== undefined) this.settle(id, false, failure)
+    else this.settle(id, true, out)
   }
 
   /** `get` resolves a value exactly when the read was a hit that decodes; soft errors read as misses. */
@@ -447,6 +495,7 @@ export class Transport {
 
   private settle(id: number, ok: boolean, value: unknown): void {
     const fn = ok ? this.resolves[id] : this.rejects[id]
+    if (this.kinds[id] === KIND_MANY) this.many[id] = undefined
     this.resolves[id] = undefined
     this.rejects[id] = undefined
     this.free.push(id)
