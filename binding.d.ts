@@ -39,6 +39,19 @@ export declare class NativeEngine {
    */
   deleteMatching(pattern: string): Promise<number>
   /**
+   * One page of the keys matching `pattern` (a glob over full keys; the caller escapes its
+   * prefix): SCAN with a bounded COUNT, one node at a time (every cluster primary in turn).
+   * Start with `node` 0 and `cursor` "0"; pass back the page's `node`/`cursor` until `done`.
+   * Keys that are not UTF-8 are left out (this cache writes only string keys).
+   *
+   * @example
+   * ```ts
+   * let page = await engine.scanKeys(0, '0', 'app:*')
+   * while (!page.done) page = await engine.scanKeys(page.node, page.cursor, 'app:*')
+   * ```
+   */
+  scanKeys(node: number, cursor: string, pattern: string): Promise<ScanPage>
+  /**
    * Stops accepting work, waits up to `waitMs` milliseconds for in-flight requests, then drops
    * the connections.
    */
@@ -53,6 +66,12 @@ export declare const BUS_LOST: number
 
 /** Bus event tag: a message (payload = message bytes). */
 export declare const BUS_MESSAGE: number
+
+/**
+ * Bus event tag: the server refuses the subscription (payload = `"E_CODE: message"`), sent once
+ * per streak of refusals.
+ */
+export declare const BUS_REFUSED: number
 
 /** Bus event tag: (re)subscribed (payload = channel); messages may have been missed before it. */
 export declare const BUS_SUBSCRIBED: number
@@ -161,6 +180,18 @@ export declare const REPLY_JSON: number
 
 /** Command reply tag: a status reply (text). */
 export declare const REPLY_STATUS: number
+
+/** One page of `NativeEngine.scanKeys`. */
+export interface ScanPage {
+  /** The node to scan next (cluster primaries are walked in turn; 0 otherwise). */
+  node: number
+  /** The SCAN cursor to continue from, as a decimal string (64 bits do not fit a JS number). */
+  cursor: string
+  /** Full keys (prefix included) of this page. */
+  keys: Array<string>
+  /** No more pages. */
+  done: boolean
+}
 
 /** Completion status: failed; the tag is the error kind, index into `errorCodes()` plus one. */
 export declare const STATUS_ERROR: number

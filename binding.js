@@ -839,6 +839,7 @@ module.exports.NativeEngine = nativeBinding.NativeEngine
 module.exports.BUS_ID = nativeBinding.BUS_ID
 module.exports.BUS_LOST = nativeBinding.BUS_LOST
 module.exports.BUS_MESSAGE = nativeBinding.BUS_MESSAGE
+module.exports.BUS_REFUSED = nativeBinding.BUS_REFUSED
 module.exports.BUS_SUBSCRIBED = nativeBinding.BUS_SUBSCRIBED
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.escapeGlob = nativeBinding.escapeGlob

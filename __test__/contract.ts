@@ -267,7 +267,7 @@ export function contractSuite(mode: string, base: () => CacheOptions): void {
       expect(h.latencyMs).toBeGreaterThanOrEqual(0)
       const text = await cache.metrics()
       expect(text).toMatch(/^# TYPE ferrocache_hits_total counter$/m)
-      expect(text).toMatch(/^ferrocache_up\{prefix="[^"]+"\} 1$/m)
+      expect(text).toMatch(/^ferrocache_up\{cache="[^"]+",prefix="[^"]+"\} 1$/m)
     })
 
     it('rejects every call after close with E_CLOSED', async () => {

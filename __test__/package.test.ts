@@ -26,12 +26,37 @@ describe('package', () => {
     const cjs = node(
       "const { CacheError } = require('ferrocache'); const t = require('ferrocache/trpc');" +
         'try { t.cacheMiddleware() } catch (e) { console.log(e instanceof CacheError, e.code) }' +
-        "const Next = require('ferrocache/next').default; try { new Next() } catch (e) { console.log(e.code) }",
+        "const Next = require('ferrocache/next').default; console.log(typeof new Next({}).get);" +
+        "console.log(typeof require('ferrocache/next/use-cache').default.getExpiration)",
       'cjs',
     )
     expect(cjs.stderr).toBe('')
     // One implementation: the error class seen through require is the one ferrocache/trpc throws.
-    expect(cjs.stdout.trim().split('\n')).toEqual(['true E_INVALID_OPTION', 'E_NOT_IMPLEMENTED'])
+    expect(cjs.stdout.trim().split('\n')).toEqual(['true E_INVALID_OPTION', 'function', 'function'])
+  })
+
+  it('ferrocache/next/use-cache loads from ESM; Edge and browser bundles get a clear error', () => {
+    const esm = node(
+      "import h, { createUseCacheHandler } from 'ferrocache/next/use-cache'; import { createCacheHandler } from 'ferrocache/next';" +
+        'console.log(typeof h.get, typeof createUseCacheHandler, typeof createCacheHandler)',
+      'mjs',
+    )
+    expect(esm.stderr).toBe('')
+    expect(esm.stdout.trim()).toBe('function function function')
+    for (const condition of ['edge-light', 'worker', 'browser']) {
+      for (const entry of ['ferrocache', 'ferrocache/next', 'ferrocache/next/use-cache', 'ferrocache/trpc']) {
+        const r = spawnSync(
+          process.execPath,
+          [
+            `--conditions=${condition}`,
+            '-e',
+            `try { require('${entry}') } catch (e) { console.log(e.code, e.message) }`,
+          ],
+          { cwd: root, encoding: 'utf8', timeout: 20_000 },
+        )
+        expect(r.stdout).toMatch(/^E_UNSUPPORTED_RUNTIME .*runtime: 'nodejs'/)
+      }
+    }
   })
 
   it('a process exits on its own after close(), in both modes', () => {

@@ -7,7 +7,7 @@ import superjson from 'superjson'
 import { afterAll, describe, expect, inject, it, vi } from 'vitest'
 import { z } from 'zod'
 import { Cache } from '../ts/index'
-import { cacheMiddleware, hashInput, invalidateMiddleware } from '../ts/trpc'
+import { cacheMiddleware, hashInput, invalidateMiddleware, trpcStats } from '../ts/trpc'
 import { uniquePrefix } from './contract'
 
 type Ctx = { user?: string }
@@ -284,21 +284,28 @@ describe('invalidateMiddleware wiring', () => {
     expect(() => invalidateMiddleware(cache, {} as never)).toThrow(/tags/)
   })
 
-  it('an invalidation failure reaches the caller unless onError takes it', async () => {
-    const cache = makeCache()
-    vi.spyOn(cache, 'invalidateTags').mockRejectedValue(new Error('valkey down'))
+  it('Valkey down: the mutation result still reaches the client, the failure is retried, counted, not leaked', async () => {
+    const down = new Cache({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 200, prefix: 'trpc-down:' })
+    const calls = vi.spyOn(down, 'invalidateTags')
     const seen: unknown[] = []
     const base = t.procedure.input(z.object({ id: z.number() }))
     const router = t.router({
-      strict: base.use(invalidateMiddleware(cache, { tags: () => ['x'] })).mutation(() => 'done'),
-      lenient: base
-        .use(invalidateMiddleware(cache, { tags: () => ['x'], onError: (e) => seen.push(e) }))
+      plain: base.use(invalidateMiddleware(down, { tags: () => ['x'] })).mutation(() => 'done'),
+      withHook: base
+        .use(invalidateMiddleware(down, { tags: () => ['x'], onError: (e) => seen.push(e) }))
         .mutation(() => 'done'),
     })
-    const caller = t.createCallerFactory(router)({})
-    await expect(caller.strict({ id: 1 })).rejects.toThrow(/valkey down/)
-    expect(await caller.lenient({ id: 1 })).toBe('done')
+    const before = trpcStats().invalidationsDropped
+    const client = (await serve(router as unknown as AppRouter))() as unknown as {
+      plain: { mutate(input: { id: number }): Promise<string> }
+    }
+    // Over HTTP, as a browser would call it: a result, not a 500 with "cannot reach Valkey".
+    expect(await client.plain.mutate({ id: 1 })).toBe('done')
+    expect(calls.mock.calls.length).toBeGreaterThan(1) // retried
+    expect(await t.createCallerFactory(router)({}).withHook({ id: 1 })).toBe('done')
     expect(seen).toHaveLength(1)
+    expect(trpcStats().invalidationsDropped).toBe(before + 2)
+    await down.close()
   })
 })
 

@@ -18,11 +18,12 @@ pub enum ErrorKind {
   Closed = 7,
   Server = 8,
   Internal = 9,
+  NoPermission = 10,
 }
 
 impl ErrorKind {
   /// Every kind, in the order of their numbers (`ALL[n - 1] as u8 == n`).
-  pub const ALL: [ErrorKind; 9] = [
+  pub const ALL: [ErrorKind; 10] = [
     ErrorKind::InvalidOption,
     ErrorKind::InvalidKey,
     ErrorKind::ValueTooLarge,
@@ -32,6 +33,7 @@ impl ErrorKind {
     ErrorKind::Closed,
     ErrorKind::Server,
     ErrorKind::Internal,
+    ErrorKind::NoPermission,
   ];
 
   /// The stable code users match on (`err.code`).
@@ -46,6 +48,7 @@ impl ErrorKind {
       ErrorKind::Closed => "E_CLOSED",
       ErrorKind::Server => "E_SERVER",
       ErrorKind::Internal => "E_INTERNAL",
+      ErrorKind::NoPermission => "E_NO_PERMISSION",
     }
   }
 }
@@ -67,6 +70,30 @@ impl CacheError {
     }
   }
 
+  /// Names the key (or channel) an ACL refused, so the user knows which pattern to allow.
+  pub fn refused(mut self, what: &str, name: &[u8]) -> Self {
+    if self.kind == ErrorKind::NoPermission && name.is_empty() {
+      self.message = format!(
+        "Valkey's ACL does not let this user do this ({}): check the user's key (~pattern), \
+         channel (&pattern) and command permissions",
+        self.message
+      );
+    } else if self.kind == ErrorKind::NoPermission {
+      let fix = if what == "channel" {
+        "allow the channel in the user's ACL (ACL SETUSER <user> &<channel>)"
+      } else {
+        "allow the cache's prefix in the user's ACL (ACL SETUSER <user> ~<prefix>*), or use a \
+         prefix the user's key patterns cover"
+      };
+      self.message = format!(
+        "Valkey's ACL does not let this user access the {what} '{}' ({}): {fix}",
+        String::from_utf8_lossy(name),
+        self.message,
+      );
+    }
+    self
+  }
+
   pub fn closed() -> Self {
     Self::new(
       ErrorKind::Closed,
@@ -83,21 +110,24 @@ impl fmt::Display for CacheError {
 
 impl std::error::Error for CacheError {}
 
-/// Classifies a client error once, so every caller agrees on what went wrong.
+/// Classifies a client error once, so every caller agrees on what went wrong: by the error's
+/// structure (kind, server error code), not by its text.
 impl From<redis::RedisError> for CacheError {
   fn from(err: redis::RedisError) -> Self {
     use redis::ErrorKind as K;
     let text = err.to_string();
     // By the error's structure (its kind and the server's error code), never by its text.
-    if err.kind() == K::Server(redis::ServerErrorKind::NoPerm) {
+    let code = err.code().unwrap_or_default();
+    if err.kind() == K::Server(redis::ServerErrorKind::NoPerm) || code == "NOPERM" {
       return CacheError::new(
-        ErrorKind::Auth,
+        ErrorKind::NoPermission,
         format!(
-          "the Valkey user may not run this command: {text}. Grant it (ACL SETUSER … +@read +@write +@scripting +@pubsub) or use another user"
+          "{text}: the Valkey user may not do this; grant it (ACL SETUSER … +@read +@write \
+           +@scripting +@pubsub ~<prefix>* &__ferrocache:bus) or use another user"
         ),
       );
     }
-    if err.kind() == K::AuthenticationFailed || matches!(err.code(), Some("WRONGPASS" | "NOAUTH")) {
+    if err.kind() == K::AuthenticationFailed || code == "WRONGPASS" || code == "NOAUTH" {
       return CacheError::new(
         ErrorKind::Auth,
         format!("Valkey refused the credentials: {text}. Check the user/password in the url"),
@@ -106,9 +136,7 @@ impl From<redis::RedisError> for CacheError {
     if err.is_timeout() {
       return CacheError::new(
         ErrorKind::Timeout,
-        format!(
-          "Valkey did not answer in time ({text}); raise commandTimeoutMs if the server is slow"
-        ),
+        format!("Valkey did not answer within commandTimeoutMs ({text})"),
       );
     }
     if err.is_io_error()
@@ -163,10 +191,51 @@ mod tests {
       ErrorKind::Auth
     );
     let noperm = reply(b"-NOPERM User u has no permissions to run the 'get' command\r\n");
-    assert_eq!(noperm.kind, ErrorKind::Auth);
+    assert_eq!(noperm.kind, ErrorKind::NoPermission);
     assert!(noperm.message.contains("ACL SETUSER"), "{}", noperm.message);
     // Text that merely mentions a code is not that error.
     let other = reply(b"-ERR script said WRONGPASS NOAUTH\r\n");
     assert_eq!(other.kind, ErrorKind::Server);
+  }
+
+  fn server_error(reply: &str) -> CacheError {
+    let value = redis::parse_redis_value(reply.as_bytes()).unwrap();
+    match value {
+      redis::Value::ServerError(e) => CacheError::from(redis::RedisError::from(e)),
+      other => panic!("not an error reply: {other:?}"),
+    }
+  }
+
+  #[test]
+  fn acl_refusals_are_permission_errors_not_bad_credentials() {
+    let key = server_error("-NOPERM No permissions to access a key\r\n");
+    assert_eq!(key.kind, ErrorKind::NoPermission);
+    assert_eq!(key.kind.code(), "E_NO_PERMISSION");
+    let named = key.refused("key", b"other:k");
+    assert!(named.message.contains("'other:k'"), "{}", named.message);
+    assert!(named.message.contains("~<prefix>*"), "{}", named.message);
+    let channel =
+      server_error("-NOPERM No permissions to access a channel\r\n").refused("channel", b"bus");
+    assert!(
+      channel.message.contains("&<channel>"),
+      "{}",
+      channel.message
+    );
+    // The text alone does not decide: an ERR that mentions NOPERM stays a server error.
+    assert_eq!(
+      server_error("-ERR value NOPERM inside\r\n").kind,
+      ErrorKind::Server
+    );
+    assert_eq!(
+      server_error("-WRONGPASS invalid username-password pair\r\n").kind,
+      ErrorKind::Auth
+    );
+    assert_eq!(
+      server_error("-NOAUTH Authentication required.\r\n").kind,
+      ErrorKind::Auth
+    );
+    // Refusing a key leaves other kinds alone.
+    let auth = server_error("-NOAUTH Authentication required.\r\n");
+    assert_eq!(auth.clone().refused("key", b"k"), auth);
   }
 }

@@ -117,6 +117,19 @@ pub struct EngineStats {
   pub compressed_writes: f64,
 }
 
+/// One page of `NativeEngine.scanKeys`.
+#[napi(object)]
+pub struct ScanPage {
+  /// The node to scan next (cluster primaries are walked in turn; 0 otherwise).
+  pub node: u32,
+  /// The SCAN cursor to continue from, as a decimal string (64 bits do not fit a JS number).
+  pub cursor: String,
+  /// Full keys (prefix included) of this page.
+  pub keys: Vec<String>,
+  /// No more pages.
+  pub done: bool,
+}
+
 /// The native engine. Requests go in as one binary batch (`submit`), results come back in chunks
 /// (`drain`) after `onReady` wakes the JS side. Internal: use the `Cache` class.
 #[napi]
@@ -260,6 +273,43 @@ impl NativeEngine {
     Ok(n as f64)
   }
 
+  /// One page of the keys matching `pattern` (a glob over full keys; the caller escapes its
+  /// prefix): SCAN with a bounded COUNT, one node at a time (every cluster primary in turn).
+  /// Start with `node` 0 and `cursor` "0"; pass back the page's `node`/`cursor` until `done`.
+  /// Keys that are not UTF-8 are left out (this cache writes only string keys).
+  ///
+  /// @example
+  /// ```ts
+  /// let page = await engine.scanKeys(0, '0', 'app:*')
+  /// while (!page.done) page = await engine.scanKeys(page.node, page.cursor, 'app:*')
+  /// ```
+  #[napi]
+  pub async fn scan_keys(
+    &self,
+    node: u32,
+    cursor: String,
+    pattern: String,
+  ) -> napi::Result<ScanPage> {
+    let cursor: u64 = cursor.parse().map_err(|_| {
+      napi::Error::from_reason(format!("E_INVALID_OPTION: scanKeys: bad cursor {cursor:?}"))
+    })?;
+    let page = self
+      .inner
+      .scan_keys(node, cursor, pattern.as_bytes())
+      .await
+      .map_err(to_js_async)?;
+    Ok(ScanPage {
+      node: page.node,
+      cursor: page.cursor.to_string(),
+      keys: page
+        .keys
+        .into_iter()
+        .filter_map(|k| String::from_utf8(k).ok())
+        .collect(),
+      done: page.done,
+    })
+  }
+
   /// Stops accepting work, waits up to `waitMs` milliseconds for in-flight requests, then drops
   /// the connections.
   #[napi]
@@ -369,6 +419,10 @@ pub const BUS_SUBSCRIBED: u32 = features::bus::BUS_SUBSCRIBED as u32;
 /// Bus event tag: subscription lost (messages may be missed until the next `BUS_SUBSCRIBED`).
 #[napi]
 pub const BUS_LOST: u32 = features::bus::BUS_LOST as u32;
+/// Bus event tag: the server refuses the subscription (payload = `"E_CODE: message"`), sent once
+/// per streak of refusals.
+#[napi]
+pub const BUS_REFUSED: u32 = features::bus::BUS_REFUSED as u32;
 
 /// The `code` of each error kind the engine reports, in the order of their numbers: an error
 /// completion with tag `n` has code `errorCodes()[n - 1]`.

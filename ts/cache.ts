@@ -11,17 +11,25 @@ import {
 } from './core/errors'
 import { checkWellFormed, keyError, wellFormed } from './core/keys'
 import { L1_MISS } from './tiers/l1'
-import { renderMetrics, type CacheStats, type HealthReport } from './features/metrics'
+import { renderExposition, type CacheStats, type HealthReport, type MetricsSource } from './features/metrics'
+import { observedGetOrSet } from './features/observe'
+import { OtelBridge, serverOf } from './features/otel'
+import type { FlightTrace } from './features/single-flight'
+import type { CacheEventListener, CacheEventType, ProcedureStats } from './features/telemetry'
+import { inspect, type InspectOptions, type InspectReport } from './features/inspect'
 import type { CacheOptions, ResolvedOptions } from './core/options'
 import { entryWriteOf, planOf, writeOf, type GetOrSetOptions, type SetOptions } from './core/plan'
 import { Shared } from './context'
 import type { Loader } from './features/single-flight'
 import type { LoaderContext } from './features/loader'
 import type { SetRequest } from './boundary/transport'
+import { scanKeys } from './features/scan'
 import { markerKeys } from './features/tags'
 
 export type { GetOrSetOptions, SetOptions } from './core/plan'
 export type { CacheStats, HealthReport } from './features/metrics'
+export type { CacheEvent, CacheEventType, CacheEventListener } from './features/telemetry'
+export type { InspectOptions, InspectReport } from './features/inspect'
 
 /** One entry of `setMany`. */
 export interface SetManyEntry extends SetOptions {
@@ -73,6 +81,9 @@ export class Cache {
     }
     this.shared = new Shared(options)
     this.prefix = this.shared.opts.prefix
+    const o = this.shared.opts
+    const otel = OtelBridge.create(o.name, serverOf(o.url, o.nodes), () => this.stats())
+    this.shared.otel = this.shared.telemetry.otel = otel
   }
 
   /**
@@ -151,6 +162,16 @@ export class Cache {
     loader: (ctx: LoaderContext) => T | Promise<T>,
     options?: GetOrSetOptions,
   ): Promise<T> {
+    return this._getOrSet(key, loader, options)
+  }
+
+  /** @internal getOrSet that reports how the call was answered (the tRPC middleware's stats). */
+  _getOrSet<T>(
+    key: string,
+    loader: (ctx: LoaderContext) => T | Promise<T>,
+    options: GetOrSetOptions | undefined,
+    trace?: FlightTrace & { loaded?: boolean },
+  ): Promise<T> {
     const no = refuse(this.shared, key)
     if (no !== undefined) return Promise.reject(no)
     if (typeof loader !== 'function') {
@@ -162,9 +183,71 @@ export class Cache {
     } catch (e) {
       return Promise.reject(e)
     }
-    const gate = this.shared.l1Gate
-    if (gate !== undefined) return gate.then(() => this.getOrSet(key, loader, options))
-    return this.shared.flights.run(this.prefix + key, loader as Loader, plan) as Promise<T>
+    const sh = this.shared
+    const gate = sh.l1Gate
+    if (gate !== undefined) return gate.then(() => this._getOrSet(key, loader, options, trace))
+    return observedGetOrSet(
+      sh.flights,
+      sh.telemetry,
+      sh.otel,
+      this.prefix + key,
+      key,
+      loader as Loader,
+      plan,
+      trace,
+    ) as Promise<T>
+  }
+
+  /** @internal Per-procedure counters of the tRPC middleware (bounded number of paths). */
+  _procedure(path: string): ProcedureStats {
+    return this.shared.telemetry.procedure(path)
+  }
+
+  /**
+   * Listens to `'down'` (Valkey became unreachable), `'up'` (reachable again), `'error'` (a request
+   * failed in the engine: `code`) and `'stale'` (getOrSet served a stale value: `key`). Listener errors
+   * are swallowed. Returns the cache, for chaining.
+   *
+   * @example
+   * ```ts
+   * cache.on('down', (e) => alerts.page(`cache down: ${e.error}`)).on('up', (e) => console.log(e.downForMs))
+   * ```
+   */
+  on<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): this {
+    if (!['down', 'up', 'error', 'stale'].includes(type) || typeof listener !== 'function') {
+      throw new InvalidOptionError("on(type, listener): type is 'down' | 'up' | 'error' | 'stale'")
+    }
+    this.shared.telemetry.on(type, listener as unknown as CacheEventListener)
+    return this
+  }
+
+  /**
+   * Removes a listener added with `on`.
+   *
+   * @example
+   * ```ts
+   * cache.off('down', onDown)
+   * ```
+   */
+  off<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): this {
+    this.shared.telemetry.off(type, listener as unknown as CacheEventListener)
+    return this
+  }
+
+  /**
+   * What the servers and this cache's keys look like: per server (every primary and replica)
+   * memory, evictions, hit rate, ops/s; this prefix's keys estimated from a bounded SCAN sample with
+   * `MEMORY USAGE` (never KEYS), the biggest ones, tag markers, the slow log (command name and key
+   * only) and this client's stats. Bounded work: at most `sample` keys are sized.
+   *
+   * @example
+   * ```ts
+   * const r = await cache.inspect({ sample: 500, top: 5 })
+   * console.log(r.servers[0].usedMemory, r.keys.estimated, r.keys.biggest)
+   * ```
+   */
+  inspect(options?: InspectOptions): Promise<InspectReport> {
+    return inspect(this, options)
   }
 
   /**
@@ -300,6 +383,19 @@ export class Cache {
   }
 
   /**
+   * The keys under this cache's prefix (prefix stripped), optionally only those matching a glob:
+   * an async iterator over SCAN pages (bounded memory, never KEYS), every primary of a cluster.
+   *
+   * @example
+   * ```ts
+   * for await (const key of cache.keys('user:*')) console.log(key)
+   * ```
+   */
+  keys(pattern?: string): AsyncGenerator<string> {
+    return scanKeys(this.shared.transport, this.prefix, pattern)
+  }
+
+  /**
    * Deletes everything under this cache's prefix (namespace included), nothing else.
    *
    * @example
@@ -365,9 +461,12 @@ export class Cache {
     const mode = engine.mode as HealthReport['mode']
     try {
       const latencyMs = await engine.ping()
+      this.shared.telemetry.pinged(true)
       return { ok: true, latencyMs, mode }
     } catch (e) {
-      return { ok: false, latencyMs: -1, mode, error: fromNative(e).message }
+      const err = fromNative(e)
+      if (!this.shared.transport.closed) this.shared.telemetry.pinged(false, err.code)
+      return { ok: false, latencyMs: -1, mode, error: err.message }
     }
   }
 
@@ -380,8 +479,21 @@ export class Cache {
    * ```
    */
   async metrics(): Promise<string> {
+    return renderExposition([await this._metricsSource()])
+  }
+
+  /** @internal This cache's share of an exposition (`renderMetrics([a, b])`). */
+  async _metricsSource(): Promise<MetricsSource & { id: object }> {
+    const o = this.shared.opts
     const health = await this.health()
-    return renderMetrics(this.stats(), health, this.shared.opts.prefix)
+    return {
+      id: this.shared,
+      name: o.name,
+      prefix: o.prefix,
+      stats: this.stats(),
+      health,
+      telemetry: this.shared.telemetry,
+    }
   }
 
   /**
@@ -395,6 +507,7 @@ export class Cache {
    */
   close(): Promise<void> {
     const o = this.shared.opts
+    this.shared.telemetry.close()
     this.shared.liftL1Gate()
     return this.shared.transport.close(o.commandTimeoutMs + o.connectTimeoutMs)
   }

@@ -7,6 +7,7 @@ import {
   BUS_CHANNEL,
   BUS_LOST,
   BUS_MESSAGE,
+  BUS_REFUSED,
   BUS_SUBSCRIBED,
   TAGS_MESSAGE,
   decodeBus,
@@ -21,6 +22,8 @@ import { resolveOptions, type CacheOptions, type ResolvedOptions } from './core/
 import { SingleFlight, type FlightCounters } from './features/single-flight'
 import { markerKeys } from './features/tags'
 import { Transport } from './boundary/transport'
+import { describeTarget, Telemetry, type CacheEvent } from './features/telemetry'
+import type { OtelBridge } from './features/otel'
 
 export class Shared {
   readonly opts: ResolvedOptions
@@ -29,6 +32,10 @@ export class Shared {
   readonly counters: FlightCounters = { loads: 0, loadErrors: 0, coalesced: 0, lockWaits: 0, staleServed: 0 }
   readonly flights: SingleFlight
   readonly l1?: L1
+  /** Latency histograms, per-procedure stats, down/up events and log lines. */
+  readonly telemetry: Telemetry
+  /** Set by the root `Cache` when `@opentelemetry/api` is installed. */
+  otel?: OtelBridge
   /** Bus messages dropped: not ours, malformed, or failing to apply (see `onBus`). */
   private dropped = 0
   /**
@@ -42,7 +49,7 @@ export class Shared {
   constructor(options: CacheOptions | undefined) {
     const opts = (this.opts = resolveOptions(options))
     try {
-      this.codec = createCodec(opts.serializer)
+      this.codec = createCodec(opts.serializer, opts.maxValueBytes)
     } catch (e) {
       throw codecToCacheError(e)
     }
@@ -67,6 +74,12 @@ export class Shared {
       throw fromNative(e)
     }
     this.distributed = opts.url !== undefined || opts.nodes !== undefined
+    this.telemetry = new Telemetry(opts.logger, describeTarget(opts.url, opts.nodes), opts.name)
+    if (opts.onEvent !== undefined) {
+      const fn = opts.onEvent as (e: CacheEvent) => void
+      for (const type of ['down', 'up', 'error', 'stale'] as const) this.telemetry.on(type, fn)
+    }
+    this.transport.observer = this.telemetry
     const toMarkers = (tags: unknown) => markerKeys(opts.prefix, tags, 'setTags(tags)')
     this.flights = new SingleFlight(
       this.transport,
@@ -149,6 +162,9 @@ export class Shared {
       bytesRead: n.bytesRead,
       compressedWrites: n.compressedWrites,
       hitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
+      ...(this.telemetry.procedures.size === 0
+        ? {}
+        : { procedures: Object.fromEntries([...this.telemetry.procedures].map(([k, v]) => [k, { ...v }])) }),
     }
   }
 
@@ -210,6 +226,13 @@ export class Shared {
     } else if (tag === BUS_LOST && l1 !== undefined) {
       l1.enabled = false
       l1.clear()
+    } else if (tag === BUS_REFUSED) {
+      // Reported once per streak by the engine, which keeps retrying with a long backoff. L1 stays
+      // off (invalidations would be missed); getOrSet stops waiting for the bus.
+      const err = fromNative(new Error(payload.toString('utf8')))
+      this.liftL1Gate()
+      this.flights.busRefused()
+      process.emitWarning(err)
     }
   }
 }

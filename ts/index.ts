@@ -1,5 +1,9 @@
 export { Cache } from './cache'
 export type { CacheStats, GetOrSetOptions, HealthReport, SetOptions, SetManyEntry } from './cache'
+export type { CacheEvent, CacheEventType, CacheEventListener, InspectOptions, InspectReport } from './cache'
+export type { ServerReport, SlowlogEntry } from './features/inspect'
+export { renderMetrics, METRIC_NAMES } from './features/metrics'
+export { promCollector } from './features/prom-client'
 export type { LoaderContext } from './features/loader'
 export type { CacheOptions } from './core/options'
 export type { Serializer } from './core/codec'
@@ -13,6 +17,7 @@ export {
   ConnectionError,
   TimeoutError,
   AuthError,
+  NoPermissionError,
   ClosedError,
 } from './core/errors'
 export type { CacheErrorCode } from './core/errors'

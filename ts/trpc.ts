@@ -10,23 +10,37 @@
  * are produced (before they are stored).
  */
 import { createHash } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import type { TRPCMiddlewareFunction } from '@trpc/server'
 import type { Cache } from './cache'
 import { CacheError, InvalidOptionError } from './core/errors'
 import { RateLimitedError, type RateLimiter } from './features/rate-limit'
+import type { ProcedureStats } from './features/telemetry'
 
-/** A tRPC v11 middleware for `.use()`, on any procedure whose context is `TCtx`. */
-export type TRPCMiddleware<TCtx = any> = TRPCMiddlewareFunction<TCtx, any, object, object, any>
+/**
+ * A tRPC v11 middleware for `.use()`. Its type parameters are those of the procedure it is used on
+ * (root context, meta, context added by earlier middlewares, validated input): TypeScript infers
+ * them from the `.use()` call, so `ctx` and `input` in the options are typed without annotations.
+ */
+export type TRPCMiddleware<
+  TCtx = any,
+  TMeta = any,
+  TCtxIn = object,
+  TInput = unknown,
+> = TRPCMiddlewareFunction<TCtx, TMeta, TCtxIn, object, TInput>
+
+/** The context a middleware sees: the root context overwritten by what earlier middlewares added. */
+export type ContextOf<TCtx, TCtxIn> = TCtxIn extends object ? Omit<TCtx, keyof TCtxIn> & TCtxIn : TCtx
 
 /** What `key`/`tags` functions receive. `input` is the validated input (the raw one if none ran). */
-export interface ProcedureInfo<TCtx = any> {
-  input: unknown
+export interface ProcedureInfo<TCtx = any, TInput = unknown> {
+  input: TInput
   ctx: TCtx
   path: string
 }
 
 /** Options of {@link cacheMiddleware}. */
-export interface CacheMiddlewareOptions<TCtx = any> {
+export interface CacheMiddlewareOptions<TCtx = any, TInput = unknown> {
   /**
    * Required: who may share an entry. `'public'` = every caller; a function of `ctx` returns the
    * sharing group (e.g. the user id) — and `undefined`/`null`/`''` to bypass the cache for that call.
@@ -37,20 +51,45 @@ export interface CacheMiddlewareOptions<TCtx = any> {
   /** Seconds an expired value may still be served while one refresh runs or when the resolver fails. */
   grace?: number
   /** Tags of the entry, for `invalidateTags` / {@link invalidateMiddleware}. */
-  tags?: (p: ProcedureInfo<TCtx>) => string[]
+  tags?: (p: ProcedureInfo<TCtx, TInput>) => string[]
   /** The entry's key (the scope is always added). Default: procedure path + SHA-256 of the raw input. */
-  key?: (p: ProcedureInfo<TCtx>) => string
+  key?: (p: ProcedureInfo<TCtx, TInput>) => string
 }
 
 /** Options of {@link invalidateMiddleware}. */
-export interface InvalidateMiddlewareOptions<TCtx = any> {
+export interface InvalidateMiddlewareOptions<TCtx = any, TInput = unknown> {
   /** Tags to invalidate after a successful mutation; `data` is the mutation's result. */
-  tags: (p: ProcedureInfo<TCtx> & { data: unknown }) => string[] | Promise<string[]>
+  tags: (p: ProcedureInfo<TCtx, TInput> & { data: unknown }) => string[] | Promise<string[]>
   /**
-   * Called when invalidation fails (Valkey down…) after the mutation succeeded; the mutation's
-   * result is then returned. Without it the failure reaches the caller (the cache may be stale).
+   * Called when invalidation still fails after brief retries (Valkey down…) after the mutation
+   * succeeded. The mutation's result is returned either way; the failure is counted in
+   * `trpcStats().invalidationsDropped` (and logged once when there is no `onError`).
    */
-  onError?: (error: unknown, p: ProcedureInfo<TCtx>) => void
+  onError?: (error: unknown, p: ProcedureInfo<TCtx, TInput>) => void
+}
+
+/** Delays (ms) before the retries of a failed invalidation in {@link invalidateMiddleware}. */
+const INVALIDATE_RETRY_MS = [50, 250]
+const trpcCounters = { invalidationsDropped: 0 }
+let warnedDrop = false
+
+/** Counters of the tRPC middlewares in this process. */
+export interface TrpcStats {
+  /** Invalidations given up by `invalidateMiddleware` after its retries (Valkey unreachable). */
+  invalidationsDropped: number
+}
+
+/**
+ * Counters of the tRPC middlewares in this process.
+ *
+ * @example
+ * ```ts
+ * import { trpcStats } from 'ferrocache/trpc'
+ * if (trpcStats().invalidationsDropped > 0) alert('some mutations could not invalidate the cache')
+ * ```
+ */
+export function trpcStats(): TrpcStats {
+  return { ...trpcCounters }
 }
 
 /** Options of {@link rateLimitMiddleware}. */
@@ -105,7 +144,7 @@ function checkFn(name: string, v: unknown): void {
  * The key is `trpc:<scope>:<path>:<sha256 of the raw input>` — `<scope>` is `public` or `u.` + the
  * URI-encoded scope value; the input hash is key-order independent, Dates, Maps, Sets, BigInts hashed
  * by value — or `trpc:<scope>:<your key>` with `key`. Put `.input()` and auth/context middlewares
- * before it. Pass the context type (`cacheMiddleware<Ctx>(…)`) to type `ctx` in `scope`/`key`/`tags`.
+ * before it. `ctx` and `input` in `scope`/`key`/`tags` are typed from the procedure it is `.use()`d on.
  *
  * @example
  * ```ts
@@ -113,18 +152,18 @@ function checkFn(name: string, v: unknown): void {
  * const cachedPublic = t.procedure.use(cacheMiddleware(cache, { scope: 'public', ttl: 60, grace: 600 }))
  * export const router = t.router({
  *   post: cachedPublic.input(z.object({ id: z.string() })).query(({ input }) => db.post.find(input.id)),
- *   me: authed.use(cacheMiddleware<Ctx>(cache, { scope: (ctx) => ctx.user?.id, ttl: 30 })).query(({ ctx }) => loadProfile(ctx.user.id)),
+ *   me: authed.use(cacheMiddleware(cache, { scope: (ctx) => ctx.user?.id, ttl: 30 })).query(({ ctx }) => loadProfile(ctx.user.id)),
  * })
  * ```
  */
-export function cacheMiddleware<TCtx = any>(
+export function cacheMiddleware<TCtx = any, TMeta = any, TCtxIn = object, TInput = unknown>(
   cache: Cache,
-  options: CacheMiddlewareOptions<TCtx>,
-): TRPCMiddleware<TCtx> {
+  options: CacheMiddlewareOptions<ContextOf<TCtx, TCtxIn>, TInput>,
+): TRPCMiddleware<TCtx, TMeta, TCtxIn, TInput> {
   if (!cache || typeof (cache as Partial<Cache>).getOrSet !== 'function') {
     throw new InvalidOptionError('cacheMiddleware(cache, options): cache must be a ferrocache Cache')
   }
-  const o = (options ?? {}) as Partial<CacheMiddlewareOptions<TCtx>>
+  const o = (options ?? {}) as Partial<CacheMiddlewareOptions<ContextOf<TCtx, TCtxIn>, TInput>>
   if (o.scope !== 'public' && typeof o.scope !== 'function') {
     throw new InvalidOptionError(
       "cacheMiddleware: option `scope` is required: 'public' (shared by everyone) or a function of ctx returning the sharing group, e.g. (ctx) => ctx.user?.id",
@@ -144,7 +183,7 @@ export function cacheMiddleware<TCtx = any>(
     if (opts.type !== 'query') return opts.next()
     let scopePart = 'public'
     if (typeof scope === 'function') {
-      const s = scope(opts.ctx as TCtx)
+      const s = scope(opts.ctx as ContextOf<TCtx, TCtxIn>)
       if (s === undefined || s === null || s === '') return opts.next()
       if (typeof s !== 'string' && typeof s !== 'number') {
         throw new InvalidOptionError('cacheMiddleware: `scope` must return a string (or undefined to bypass)')
@@ -152,9 +191,9 @@ export function cacheMiddleware<TCtx = any>(
       scopePart = 'u.' + encodeURIComponent(String(s))
     }
     const raw = await opts.getRawInput()
-    const p: ProcedureInfo<TCtx> = {
-      input: opts.input === undefined ? raw : opts.input,
-      ctx: opts.ctx as TCtx,
+    const p: ProcedureInfo<ContextOf<TCtx, TCtxIn>, TInput> = {
+      input: (opts.input === undefined ? raw : opts.input) as TInput,
+      ctx: opts.ctx as ContextOf<TCtx, TCtxIn>,
       path: opts.path,
     }
     let base: string
@@ -170,27 +209,54 @@ export function cacheMiddleware<TCtx = any>(
     }
     const tags = o.tags ? o.tags(p) : undefined
     let mine: Result | undefined
+    const stats = cache._procedure(opts.path)
+    const trace = { coalesced: false, stale: false }
+    let loaded = false
     try {
-      const data = await cache.getOrSet(
+      const data = await cache._getOrSet(
         `trpc:${scopePart}:${base}`,
         async () => {
-          const r = await opts.next()
+          loaded = true
+          stats.loads++
+          const t0 = performance.now()
+          let r: Result
+          try {
+            r = await opts.next()
+          } finally {
+            stats.loadSeconds += (performance.now() - t0) / 1000
+          }
           if (!r.ok) throw r.error // reaches every waiter; never cached
           mine = r
           if (r.data === undefined || isStream(r.data)) throw new Uncacheable(r)
           return r.data
         },
         { ttl: o.ttl, grace: o.grace, ...(tags === undefined ? {} : { tags }) },
+        trace,
       )
+      countCall(stats, trace, loaded)
       return answer(data, opts.ctx)
     } catch (e) {
+      countCall(stats, trace, loaded)
       if (e instanceof Uncacheable || (e instanceof CacheError && STORE_ERRORS.has(e.code))) {
         return mine ?? opts.next() // waiters of an uncacheable result run their own resolver
       }
       throw e
     }
   }
-  return mw as unknown as TRPCMiddleware<TCtx>
+  return mw as unknown as TRPCMiddleware<TCtx, TMeta, TCtxIn, TInput>
+}
+
+/** Per-procedure outcome: a hit when the value came from the cache (stale included), else a miss. */
+function countCall(
+  stats: ProcedureStats,
+  trace: { coalesced: boolean; stale: boolean },
+  loaded: boolean,
+): void {
+  if (trace.stale) {
+    stats.hits++
+    stats.staleServed++
+  } else if (loaded || trace.coalesced) stats.misses++
+  else stats.hits++
 }
 
 function isStream(v: unknown): boolean {
@@ -212,14 +278,14 @@ function isStream(v: unknown): boolean {
  * ```ts
  * const updatePost = authed
  *   .input(z.object({ id: z.string(), title: z.string() }))
- *   .use(invalidateMiddleware(cache, { tags: ({ input }) => [`post:${(input as { id: string }).id}`] }))
+ *   .use(invalidateMiddleware(cache, { tags: ({ input }) => [`post:${input.id}`] }))
  *   .mutation(({ input }) => db.post.update(input))
  * ```
  */
-export function invalidateMiddleware<TCtx = any>(
+export function invalidateMiddleware<TCtx = any, TMeta = any, TCtxIn = object, TInput = unknown>(
   cache: Cache,
-  options: InvalidateMiddlewareOptions<TCtx>,
-): TRPCMiddleware<TCtx> {
+  options: InvalidateMiddlewareOptions<ContextOf<TCtx, TCtxIn>, TInput>,
+): TRPCMiddleware<TCtx, TMeta, TCtxIn, TInput> {
   if (!cache || typeof (cache as Partial<Cache>).invalidateTags !== 'function') {
     throw new InvalidOptionError('invalidateMiddleware(cache, options): cache must be a ferrocache Cache')
   }
@@ -232,21 +298,40 @@ export function invalidateMiddleware<TCtx = any>(
   const mw = async (opts: Opts): Promise<Result> => {
     const r = await opts.next()
     if (!r.ok || opts.type !== 'mutation') return r
-    const p = {
-      input: opts.input === undefined ? await opts.getRawInput() : opts.input,
-      ctx: opts.ctx as TCtx,
+    const p: ProcedureInfo<ContextOf<TCtx, TCtxIn>, TInput> = {
+      input: (opts.input === undefined ? await opts.getRawInput() : opts.input) as TInput,
+      ctx: opts.ctx as ContextOf<TCtx, TCtxIn>,
       path: opts.path,
     }
-    try {
-      const tags = await options.tags({ ...p, data: r.data })
-      if (tags.length > 0) await cache.invalidateTags(tags)
-    } catch (e) {
-      if (!options.onError) throw e
-      options.onError(e, p)
+    const tags = await options.tags({ ...p, data: r.data })
+    if (tags.length === 0) return r
+    // The mutation has happened: its result must reach the client whatever the cache does. A
+    // failed invalidation (Valkey down) is retried briefly, then counted and handed to onError —
+    // never turned into an error response carrying infrastructure detail.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await cache.invalidateTags(tags)
+        break
+      } catch (e) {
+        if (attempt < INVALIDATE_RETRY_MS.length) {
+          await new Promise((ok) => setTimeout(ok, INVALIDATE_RETRY_MS[attempt]))
+          continue
+        }
+        trpcCounters.invalidationsDropped++
+        if (options.onError) options.onError(e, p)
+        else if (!warnedDrop) {
+          warnedDrop = true
+          console.warn(
+            `[ferrocache/trpc] invalidateMiddleware: could not invalidate ${JSON.stringify(tags)} after a ` +
+              `successful mutation (${(e as Error)?.message}); the mutation's result was returned. Counted in trpcStats().`,
+          )
+        }
+        break
+      }
     }
     return r
   }
-  return mw as unknown as TRPCMiddleware<TCtx>
+  return mw as unknown as TRPCMiddleware<TCtx, TMeta, TCtxIn, TInput>
 }
 
 /**
@@ -261,10 +346,10 @@ export function invalidateMiddleware<TCtx = any>(
  * const limited = t.procedure.use(rateLimitMiddleware(limiter, { id: ({ ctx }) => ctx.ip }))
  * ```
  */
-export function rateLimitMiddleware<TCtx = any>(
+export function rateLimitMiddleware<TCtx = any, TMeta = any, TCtxIn = object, TInput = unknown>(
   limiter: RateLimiter,
-  options: RateLimitMiddlewareOptions<TCtx>,
-): TRPCMiddleware<TCtx> {
+  options: RateLimitMiddlewareOptions<ContextOf<TCtx, TCtxIn>>,
+): TRPCMiddleware<TCtx, TMeta, TCtxIn, TInput> {
   if (!limiter || typeof (limiter as Partial<RateLimiter>).limit !== 'function') {
     throw new InvalidOptionError('rateLimitMiddleware(limiter, options): limiter must be a RateLimiter')
   }
@@ -272,13 +357,15 @@ export function rateLimitMiddleware<TCtx = any>(
     throw new InvalidOptionError('rateLimitMiddleware: option `id` is required: ({ ctx, path }) => string')
   }
   const mw = async (opts: Opts): Promise<Result> => {
-    const r = await limiter.limit(await options.id({ ctx: opts.ctx as TCtx, path: opts.path }))
+    const r = await limiter.limit(
+      await options.id({ ctx: opts.ctx as ContextOf<TCtx, TCtxIn>, path: opts.path }),
+    )
     if (r.success) return opts.next()
     const cause = new RateLimitedError(r)
     const { TRPCError } = require('@trpc/server') as typeof import('@trpc/server')
     throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `Too many requests: ${cause.message}`, cause })
   }
-  return mw as unknown as TRPCMiddleware<TCtx>
+  return mw as unknown as TRPCMiddleware<TCtx, TMeta, TCtxIn, TInput>
 }
 
 /**

@@ -1,15 +1,14 @@
-// A Valkey reachable over TLS (rediss://) with a throw-away CA: the server's own TLS when the binary
-// has it, else stunnel terminating TLS in front of a plain server.
-import { execFile } from 'node:child_process'
+// A Valkey reachable over TLS (rediss://) with a throw-away CA: by default a Node TLS terminator
+// (tls-proxy.mjs) in front of a plain server; optionally the server's own TLS or stunnel.
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { promisify } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import forge from 'node-forge'
 import { valkeyBinary } from './fetch.mjs'
 import { makeTempDir, removeTempDir, spawnTracked, stopChild } from './proc.mjs'
 import { waitForPing } from './resp.mjs'
 import { HOST, freePort, startValkey } from './server.mjs'
-
-const run = promisify(execFile)
 
 function which(names) {
   for (const name of names) {
@@ -46,73 +45,115 @@ export function nativeTlsSupported() {
   return nativeProbe
 }
 
-/** 'native' or 'stunnel': what startTlsValkey() uses here (env FERROCACHE_TLS_BACKEND forces one). */
+/**
+ * 'node', 'native' or 'stunnel': what startTlsValkey() uses. Default 'node' (a TLS terminator written
+ * with Node's tls module, needing nothing installed); env FERROCACHE_TLS_BACKEND picks one of the
+ * optional alternatives: 'native' (valkey-server built with TLS) or 'stunnel'.
+ */
 export async function tlsBackend() {
   const forced = process.env.FERROCACHE_TLS_BACKEND
-  if (forced === 'native' || forced === 'stunnel') return forced
-  if (await nativeTlsSupported()) return 'native'
-  if (which(['stunnel4', 'stunnel'])) return 'stunnel'
-  throw new Error(
-    'TLS tests need a TLS-capable valkey-server or stunnel: this valkey-server has no TLS support and ' +
-      'neither stunnel4 nor stunnel is on PATH (Debian: apt-get install stunnel4)',
-  )
+  if (forced === 'native') {
+    if (await nativeTlsSupported()) return forced
+    throw new Error('FERROCACHE_TLS_BACKEND=native, but this valkey-server was built without TLS support')
+  }
+  if (forced === 'stunnel') {
+    if (which(['stunnel4', 'stunnel'])) return forced
+    throw new Error('FERROCACHE_TLS_BACKEND=stunnel, but neither stunnel4 nor stunnel is on PATH')
+  }
+  if (forced && forced !== 'node')
+    throw new Error(`FERROCACHE_TLS_BACKEND=${forced}: expected node, native or stunnel`)
+  return 'node'
 }
 
-/** A private CA and a server certificate for 127.0.0.1 / localhost, made with the openssl CLI. */
+/**
+ * A private CA and a server certificate for 127.0.0.1 / localhost, made in-process (Node's crypto for
+ * the keys, node-forge for the X.509 signing), so no openssl CLI is needed.
+ */
 export async function makeCerts(dir) {
-  const openssl = which(['openssl'])
-  if (!openssl) throw new Error('TLS tests need the openssl CLI on PATH (Debian: apt-get install openssl)')
   const f = (n) => path.join(dir, n)
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-  fs.writeFileSync(
-    f('server.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' +
-      'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n',
-  )
-  const openSsl = async (...args) => {
-    try {
-      await run(openssl, args)
-    } catch (e) {
-      throw new Error(`openssl ${args.join(' ')} failed:\n${e.stderr || e.message}`)
-    }
+  const { pki, md } = forge
+  const rsa = () => {
+    const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+    const key = pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }))
+    return { key, pub: pki.setRsaPublicKey(key.n, key.e) }
   }
-  await openSsl(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    f('ca.key'),
-    '-out',
-    f('ca.crt'),
-    '-days',
-    '7',
-    '-subj',
-    '/CN=ferrocache test CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
+  const cert = (pub, serial, subject, extensions, signer) => {
+    const c = pki.createCertificate()
+    c.publicKey = pub
+    c.serialNumber = serial
+    c.validity.notBefore = new Date(Date.now() - 60_000)
+    c.validity.notAfter = new Date(Date.now() + 7 * 86_400_000)
+    c.setSubject([{ name: 'commonName', value: subject }])
+    c.setIssuer([{ name: 'commonName', value: 'ferrocache test CA' }])
+    c.setExtensions(extensions)
+    c.sign(signer, md.sha256.create())
+    return pki.certificateToPem(c)
+  }
+  const ca = rsa()
+  const caPem = cert(
+    ca.pub,
+    '01',
+    'ferrocache test CA',
+    [
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    ],
+    ca.key,
   )
-  await openSsl('req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1')
-  await openSsl(
-    'x509',
-    '-req',
-    '-in',
-    f('server.csr'),
-    '-CA',
-    f('ca.crt'),
-    '-CAkey',
-    f('ca.key'),
-    '-set_serial',
-    String(Date.now()),
-    '-out',
-    f('server.crt'),
-    '-days',
-    '7',
-    '-extfile',
-    f('server.ext'),
+  const server = rsa()
+  const serverPem = cert(
+    server.pub,
+    '0' + Date.now().toString(16),
+    '127.0.0.1',
+    [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 7, ip: '127.0.0.1' },
+          { type: 2, value: 'localhost' },
+        ],
+      },
+    ],
+    ca.key,
   )
+  fs.writeFileSync(f('ca.crt'), caPem)
+  fs.writeFileSync(f('server.crt'), serverPem)
+  fs.writeFileSync(f('server.key'), pki.privateKeyToPem(server.key), { mode: 0o600 })
   return { caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') }
+}
+
+/** The Node TLS terminator (tls-proxy.mjs) as a child process in front of the plain port. */
+async function startNodeProxy(certs, backendPort) {
+  const script = fileURLToPath(new URL('./tls-proxy.mjs', import.meta.url))
+  const child = spawnTracked(process.execPath, [
+    script,
+    certs.certFile,
+    certs.keyFile,
+    HOST,
+    String(backendPort),
+  ])
+  const port = await new Promise((resolve, reject) => {
+    let seen = ''
+    const onData = (d) => {
+      seen += d.toString()
+      const m = /listening (\d+)/.exec(seen)
+      if (m) {
+        child.stdout.off('data', onData)
+        resolve(Number(m[1]))
+      }
+    }
+    child.stdout.on('data', onData)
+    child.exited.then(() => reject(new Error(`the Node TLS proxy exited:\n${child.tail()}`)))
+  })
+  const target = { host: HOST, port, tls: { ca: fs.readFileSync(certs.caFile) } }
+  if (!(await waitForPing(target, { timeoutMs: 10_000, alive: () => child.isRunning() }))) {
+    await stopChild(child, 500)
+    throw new Error(`the Node TLS proxy on ${HOST}:${port} does not answer PING:\n${child.tail()}`)
+  }
+  return { child, port }
 }
 
 async function startStunnel(dir, certs, backendPort) {
@@ -175,7 +216,9 @@ export async function startTlsValkey(opts = {}) {
       if (!up) throw new Error(`valkey-server TLS port ${port} does not answer:\n${server.log()}`)
     } else {
       server = await startValkey(opts)
-      ;({ child: tunnel, port } = await startStunnel(dir, certs, server.port))
+      const start =
+        mode === 'stunnel' ? startStunnel(dir, certs, server.port) : startNodeProxy(certs, server.port)
+      ;({ child: tunnel, port } = await start)
     }
     const auth = opts.password ? `:${encodeURIComponent(opts.password)}@` : ''
     let stopping = null

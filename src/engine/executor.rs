@@ -272,7 +272,7 @@ fn failed(stats: &Stats, r: Ready<'_>, err: &CacheError) -> Outcome {
   if matches!(r.op, Op::Get) {
     Stats::add(&stats.misses, 1);
   }
-  Outcome::Done(Completion::error(r.id, err))
+  Outcome::Done(Completion::error(r.id, &err.clone().refused("key", r.key)))
 }
 
 fn reply(settings: &Settings, stats: &Stats, r: Ready, v: Value) -> Outcome {
@@ -282,10 +282,8 @@ fn reply(settings: &Settings, stats: &Stats, r: Ready, v: Value) -> Outcome {
     if matches!(r.op, Op::Get) {
       Stats::add(&stats.misses, 1);
     }
-    return Outcome::Done(Completion::error(
-      r.id,
-      &CacheError::from(redis::RedisError::from(e.clone())),
-    ));
+    let err = CacheError::from(redis::RedisError::from(e.clone())).refused("key", r.key);
+    return Outcome::Done(Completion::error(r.id, &err));
   }
   count_write(stats, &r);
   Outcome::Done(match (r.op, v) {

@@ -23,7 +23,7 @@ use crate::store::backend::Backend;
 use crate::store::cluster::{ClusterConfig, ClusterPool};
 use crate::store::keyspace::is_internal;
 use crate::store::memory::MemoryStore;
-use crate::store::standalone::{NodeConfig, NodePool};
+use crate::store::standalone::{command_timed_out, NodeConfig, NodePool};
 use crate::store::Store;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -58,12 +58,27 @@ pub struct Engine {
   last_batch: std::sync::atomic::AtomicU64,
   polling: AtomicBool,
   poll_window: PollWindow,
+  /// commandTimeoutMs: a batch settles within it in all (tag markers, then the pipeline).
+  deadline: Option<Duration>,
 }
 
 const SCAN_COUNT: usize = 500;
 
+/// One page of `Engine::scan_keys`.
+pub struct ScanPage {
+  pub node: u32,
+  pub cursor: u64,
+  pub keys: Vec<Vec<u8>>,
+  pub done: bool,
+}
+
 impl Engine {
   pub fn new(cfg: EngineConfig, handle: Handle) -> Result<Arc<Self>> {
+    let deadline = match (&cfg.node, &cfg.cluster) {
+      (_, Some(cluster)) => Some(cluster.command_timeout),
+      (Some(node), None) => Some(node.command_timeout),
+      (None, None) => None,
+    };
     let store = match (&cfg.node, &cfg.cluster) {
       (_, Some(cluster)) => Store::Cluster(Box::new(ClusterPool::new(cluster)?)),
       (Some(node), None) => Store::Standalone(Box::new(NodePool::new(node)?)),
@@ -84,6 +99,7 @@ impl Engine {
       last_batch: std::sync::atomic::AtomicU64::new(0),
       polling: AtomicBool::new(false),
       poll_window: PollWindow::new(cfg.io_poll_us * 1000),
+      deadline,
     });
     let me = engine.clone();
     engine.handle.spawn(async move { me.store.warm_up().await });
@@ -132,7 +148,16 @@ impl Engine {
     self.handle.spawn(async move {
       // A panic must never strand a request: every id still gets a completion.
       let run = AssertUnwindSafe(execute(&me.store, &me.settings, &me.stats, &batch, &reqs));
-      let done = run.catch_unwind().await.unwrap_or_else(|_| {
+      let run = run.catch_unwind();
+      let settled = match me.deadline {
+        Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+          Stats::add(&me.stats.errors, reqs.len() as u64);
+          let err = command_timed_out(limit);
+          Ok(reqs.iter().map(|r| Completion::error(r.id, &err)).collect())
+        }),
+        None => run.await,
+      };
+      let done = settled.unwrap_or_else(|_| {
         let err = CacheError::new(
           ErrorKind::Internal,
           "the engine failed on this request (a bug: please report it)",
@@ -227,6 +252,54 @@ impl Engine {
     let deleted = self.store.delete_matching(pattern, SCAN_COUNT).await?;
     Stats::add(&self.stats.deletes, deleted);
     Ok(deleted)
+  }
+
+  /// One page of the keys matching `pattern` (a glob over full keys), for `keys()`: SCAN with a
+  /// bounded COUNT on one node at a time (every primary of a cluster, in turn). Start with
+  /// `(0, 0)`; continue with the returned `(node, cursor)` until `done`.
+  pub async fn scan_keys(&self, node: u32, cursor: u64, pattern: &[u8]) -> Result<ScanPage> {
+    self.check_open()?;
+    match &self.store {
+      Store::Memory(m) => Ok(ScanPage {
+        node: 0,
+        cursor: 0,
+        keys: m.keys_matching(pattern),
+        done: true,
+      }),
+      Store::Standalone(pool) => {
+        let (idx, mut conn) = pool.connection().await?;
+        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+          .arg(cursor)
+          .arg("MATCH")
+          .arg(pattern)
+          .arg("COUNT")
+          .arg(SCAN_COUNT)
+          .query_async(&mut conn)
+          .await
+          .map_err(|e| pool.failed(idx, e))?;
+        Ok(ScanPage {
+          node: 0,
+          cursor: next,
+          keys,
+          done: next == 0,
+        })
+      }
+      Store::Cluster(pool) => {
+        let at = node as usize;
+        let (nodes, next, keys) = pool.scan_page(at, cursor, pattern, SCAN_COUNT).await?;
+        let (node, done) = if next != 0 {
+          (node, false)
+        } else {
+          (node + 1, at + 1 >= nodes)
+        };
+        Ok(ScanPage {
+          node,
+          cursor: next,
+          keys,
+          done,
+        })
+      }
+    }
   }
 
   /// Stops accepting work and waits (bounded) for in-flight batches to finish.

@@ -6,6 +6,7 @@
 
 use crate::boundary::completion::CompletionQueue;
 use crate::boundary::frame::{Completion, STATUS_HIT};
+use crate::error::{CacheError, ErrorKind};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,14 @@ pub const BUS_MESSAGE: u8 = 0;
 pub const BUS_SUBSCRIBED: u8 = 1;
 /// Tag of a lost subscription (messages may be missed until the next `BUS_SUBSCRIBED`).
 pub const BUS_LOST: u8 = 2;
+/// Tag of a subscription the server refuses (payload = `"E_CODE: message"`): sent once per
+/// streak of refusals, so JS can report it once instead of at every retry.
+pub const BUS_REFUSED: u8 = 3;
+
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+/// A refusal (ACL, credentials) will not heal by itself soon: retry rarely.
+const REFUSED_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Runs until `stop` turns true. `clients` are tried in turn (one for a single node).
 pub async fn run(
@@ -28,29 +37,45 @@ pub async fn run(
   connect_timeout: Duration,
   mut stop: watch::Receiver<bool>,
 ) {
-  let mut delay = Duration::from_millis(50);
+  let mut delay = RETRY_FIRST;
+  let mut reported = false;
   let mut turn = 0usize;
   while !*stop.borrow() && !clients.is_empty() {
     let client = &clients[turn % clients.len()];
     turn = turn.wrapping_add(1);
     let connected = tokio::time::timeout(connect_timeout, client.get_async_pubsub()).await;
-    let mut pubsub = match connected {
-      Ok(Ok(p)) => p,
-      _ => {
+    let subscribed = match connected {
+      Ok(Ok(mut p)) => match p.subscribe(&channel).await {
+        Ok(()) => Ok(p),
+        Err(e) => Err(Some(CacheError::from(e))),
+      },
+      Ok(Err(e)) => Err(Some(CacheError::from(e))),
+      Err(_) => Err(None),
+    };
+    let mut pubsub = match subscribed {
+      Ok(p) => p,
+      Err(err) => {
+        let refused = err.filter(|e| matches!(e.kind, ErrorKind::NoPermission | ErrorKind::Auth));
+        let max = if refused.is_some() {
+          REFUSED_RETRY_MAX
+        } else {
+          RETRY_MAX
+        };
+        if let (Some(e), false) = (refused, reported) {
+          reported = true;
+          let e = e.refused("channel", &channel);
+          let text = format!("{}: {}", e.kind.code(), e.message);
+          queue.push_all(vec![event(BUS_REFUSED, text.into_bytes())]);
+        }
         if sleep_or_stop(&mut stop, delay).await {
           return;
         }
-        delay = (delay * 2).min(Duration::from_secs(2));
+        delay = (delay * 2).min(max);
         continue;
       }
     };
-    if pubsub.subscribe(&channel).await.is_err() {
-      if sleep_or_stop(&mut stop, delay).await {
-        return;
-      }
-      continue;
-    }
-    delay = Duration::from_millis(50);
+    reported = false;
+    delay = RETRY_FIRST;
     queue.push_all(vec![event(BUS_SUBSCRIBED, channel.clone())]);
     let mut messages = pubsub.on_message();
     loop {

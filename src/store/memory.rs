@@ -105,6 +105,18 @@ impl MemoryStore {
     map.remove(key).is_some_and(|e| e.live(now))
   }
 
+  /// The live keys matching a glob (a snapshot; memory mode holds them all anyway).
+  pub fn keys_matching(&self, pattern: &[u8]) -> Vec<Vec<u8>> {
+    let now = Instant::now();
+    let map = self.lock();
+    map
+      .entries
+      .iter()
+      .filter(|(k, e)| e.live(now) && glob::matches(pattern, k))
+      .map(|(k, _)| k.clone())
+      .collect()
+  }
+
   /// Deletes every live key matching a glob; returns how many.
   pub fn delete_matching(&self, pattern: &[u8]) -> usize {
     let now = Instant::now();

@@ -33,6 +33,20 @@ const KIND_VOID = 1
 const KIND_FLAG = 2
 const KIND_ENTRY = 3
 const KIND_COMMAND = 4
+/** Request kinds as an observer sees them: get (value read), set, delete/has, getOrSet read, command. */
+export const REQUEST_KINDS = {
+  get: KIND_VALUE,
+  set: KIND_VOID,
+  flag: KIND_FLAG,
+  entry: KIND_ENTRY,
+  command: KIND_COMMAND,
+}
+
+/** Sees every completion (latency histograms, down/up detection: features/telemetry.ts). */
+export interface TransportObserver {
+  /** `startedMs` from `performance.now()`; `errorCode` set when the request failed in the engine. */
+  completed(kind: number, startedMs: number, errorCode: string | undefined): void
+}
 /** A read for `has()`: resolves whether `get` would have found a value; counts no hit/miss. */
 const KIND_PROBE = 5
 /** The reads of one `getMany`: one completion holding every key's result. */
@@ -78,6 +92,9 @@ export class Transport {
   onBus?: (tag: number, payload: Buffer) => void
   /** The in-process tier reads fill, when enabled. */
   l1?: L1
+  /** Told of every completion, when set. */
+  observer?: TransportObserver
+  private started: number[] = []
   private keys: string[] = []
   private epochs: number[] = []
   private readonly frame = new RequestFrame()
@@ -270,6 +287,7 @@ export class Transport {
   private begin(key: string | Buffer, kind: number): number {
     const id = this.free.length > 0 ? (this.free.pop() as number) : this.resolves.length
     this.kinds[id] = kind
+    if (this.observer !== undefined) this.started[id] = performance.now()
     if (this.l1 !== undefined && (kind === KIND_VALUE || (kind & ~UNCOUNTED) === KIND_ENTRY)) {
       this.keys[id] = key as string
       this.epochs[id] = this.l1.epoch
@@ -354,6 +372,11 @@ export class Transport {
       // failed. Only a key it refused before sending (too long) counted neither.
       if (status === STATUS_HIT) this.uncountedHits++
       else if (status !== STATUS_ERROR || NATIVE_KINDS[tag - 1] !== 'E_INVALID_KEY') this.uncountedMisses++
+    }
+    const observer = this.observer
+    if (observer !== undefined) {
+      const code = status === STATUS_ERROR ? (NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL') : undefined
+      observer.completed(kind, this.started[id], code)
     }
     if (kind === KIND_PROBE) return this.probed(id, status, tag, chunk, start, end)
     if (kind === KIND_MANY) return this.manyRead(id, status, tag, chunk, start, end)

@@ -37,7 +37,7 @@ export interface Codec {
   decode(codec: number, payload: Payload, start?: number, end?: number): unknown
 }
 
-export type CodecErrorReason = 'serialize' | 'invalid-value' | 'decode' | 'option'
+export type CodecErrorReason = 'serialize' | 'invalid-value' | 'decode' | 'option' | 'too-large'
 
 export class CodecError extends Error {
   readonly reason: CodecErrorReason
@@ -52,6 +52,26 @@ export class CodecError extends Error {
 }
 
 const UNDEFINED_MSG = 'undefined is not a storable value; store null instead'
+
+/**
+ * The value cannot fit `maxBytes` serialized: `floor` is a lower bound of its serialized size
+ * (each UTF-16 unit of a string, each byte of a typed array and each element or property is at
+ * least one byte in JSON and in V8's format). Raised before the expensive work where possible.
+ */
+function tooLarge(floor: number, maxBytes: number): CodecError {
+  return new CodecError(
+    'too-large',
+    `value is at least ${floor} bytes serialized, over maxValueBytes (${maxBytes}); store less or raise maxValueBytes`,
+  )
+}
+
+/** A lower bound of the serialized size of a top-level string or byte array (0 for others). */
+function flatFloor(value: unknown): number {
+  if (typeof value === 'string') return value.length
+  if (ArrayBuffer.isView(value)) return value.byteLength
+  if (value instanceof ArrayBuffer) return value.byteLength
+  return 0
+}
 
 function msgOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e)
@@ -115,6 +135,13 @@ function v8Decode(b: Buffer): unknown {
 /** Deeper than this, the fast walk gives up (this is also what catches cycles) and the careful walk decides. */
 const FAST_DEPTH = 64
 const OBJECT_PROTO = Object.prototype
+/** Arrays longer than this are walked by their present elements (a sparse array is cheap to make). */
+const SPARSE_SCAN = 4096
+/**
+ * Bytes left before `fastSafe` gives up (strings and array elements count), so a value far over
+ * maxValueBytes never reaches JSON.stringify; set by the caller before each walk.
+ */
+let fastBudget = Infinity
 
 /** Finite and not -0 (JSON writes -0 as 0). */
 function jsonNumber(n: number): boolean {
@@ -137,10 +164,15 @@ function isLeaf(v: unknown): boolean {
 function fastSafe(v: object, depth: number): boolean {
   if (depth > FAST_DEPTH) return false
   if (Array.isArray(v)) {
+    if ((fastBudget -= v.length) < 0 || v.length > SPARSE_SCAN * 256) return false
     for (let i = 0; i < v.length; i++) {
       const x: unknown = v[i] // a hole reads as undefined: not JSON-safe
       const t = typeof x
-      if (t === 'string' || t === 'boolean') continue
+      if (t === 'string') {
+        if ((fastBudget -= (x as string).length) < 0) return false
+        continue
+      }
+      if (t === 'boolean') continue
       if (t === 'number' && jsonNumber(x as number)) continue
       if (t !== 'object' || (x !== null && !fastSafe(x as object, depth + 1))) return false
     }
@@ -154,7 +186,11 @@ function fastSafe(v: object, depth: number): boolean {
   for (const k in o) {
     const x = o[k]
     const t = typeof x
-    if (t === 'string' || t === 'boolean') continue
+    if (t === 'string') {
+      if ((fastBudget -= (x as string).length + 1) < 0) return false
+      continue
+    }
+    if (t === 'boolean') continue
     if (t === 'number' && jsonNumber(x as number)) continue
     if (t !== 'object' || (x !== null && !fastSafe(x as object, depth + 1))) return false
   }
@@ -189,11 +225,15 @@ const REJECTED = [WeakMap, WeakSet, WeakRef, Promise]
  * are fine), rejects what cannot be stored, naming its path, and says whether the value is
  * JSON-safe after all (plain but deeper than FAST_DEPTH).
  */
-function carefulWalk(root: unknown): boolean {
+function carefulWalk(root: unknown, maxBytes: number): boolean {
   const segs: unknown[] = [] // path from the root to the value being visited
   const stack: object[] = [] // containers being visited: stack[d] is the one at path depth d
   const done = new Set<object>()
   let safe = true
+  let floor = 0 // lower bound of the serialized size so far
+  const grow = (n: number): void => {
+    if ((floor += n) > maxBytes) throw tooLarge(floor, maxBytes)
+  }
   const fail = (what: string): never => {
     const path = formatPath(segs, segs.length)
     throw new CodecError('serialize', `cannot serialize ${what} at ${path}`, { path })
@@ -202,6 +242,7 @@ function carefulWalk(root: unknown): boolean {
   const leaf = (v: unknown): boolean => {
     const t = typeof v
     if (t === 'object' ? v !== null : t === 'function' || t === 'symbol') return false
+    grow(t === 'string' ? (v as string).length + 1 : 1)
     if (t === 'undefined' || t === 'bigint' || (t === 'number' && !jsonNumber(v as number))) safe = false
     return true
   }
@@ -223,7 +264,18 @@ function carefulWalk(root: unknown): boolean {
       throw new CodecError('serialize', msg, { path })
     }
     stack.push(o)
-    if (Array.isArray(o)) {
+    grow(1)
+    if (Array.isArray(o) && o.length > SPARSE_SCAN) {
+      // By present elements: a[1e8] = 1 is one element, not 1e8 (V8 stores it sparse).
+      let present = 0
+      for (const k in o) {
+        const i = Number(k)
+        if (!Object.hasOwn(o, k) || !Number.isInteger(i) || String(i) !== k) continue
+        present++
+        child(i, o[i])
+      }
+      if (present < o.length) safe = false // holes
+    } else if (Array.isArray(o)) {
       for (let i = 0; i < o.length; i++) child(i, o[i])
     } else if (o instanceof Map) {
       safe = false
@@ -242,6 +294,7 @@ function carefulWalk(root: unknown): boolean {
         i++
       }
     } else if (ArrayBuffer.isView(o) || o instanceof Date || LEAVES.some((c) => o instanceof c)) {
+      grow(flatFloor(o))
       safe = false // V8 stores these natively
     } else {
       for (const ctor of REJECTED) if (o instanceof ctor) fail(`a ${ctor.name}`)
@@ -259,6 +312,13 @@ function carefulWalk(root: unknown): boolean {
     throw serializeError(e) // e.g. a throwing getter, or too deep for the stack
   }
   return safe
+}
+
+/** Rejects serialized data over `maxBytes` (a string's length is a lower bound of its UTF-8 size). */
+function checked(data: string | Uint8Array, maxBytes: number): string | Uint8Array {
+  const floor = typeof data === 'string' ? data.length : data.byteLength
+  if (floor > maxBytes) throw tooLarge(floor, maxBytes)
+  return data
 }
 
 function stringify(value: unknown): string {
@@ -287,39 +347,52 @@ function builtinDecode(withV8: boolean): Codec['decode'] {
   }
 }
 
-export function structuredCodec(): Codec {
+/** `maxBytes`: the most serialized bytes a value may take (maxValueBytes), checked early. */
+export function structuredCodec(maxBytes = Infinity): Codec {
   return {
     encode(value: unknown): Encoded {
       if (value === undefined) throw new CodecError('invalid-value', UNDEFINED_MSG)
+      const flat = flatFloor(value)
+      if (flat > maxBytes) throw tooLarge(flat, maxBytes)
       let safe: boolean
       try {
+        fastBudget = maxBytes
         safe =
-          isLeaf(value) || (typeof value === 'object' && fastSafe(value as object, 0)) || carefulWalk(value)
+          isLeaf(value) ||
+          (typeof value === 'object' && fastSafe(value as object, 0)) ||
+          carefulWalk(value, maxBytes)
       } catch (e) {
         throw serializeError(e) // a throwing getter or Proxy trap
+      } finally {
+        fastBudget = Infinity
       }
-      if (safe) return { codec: CodecId.JSON, data: stringify(value) }
+      if (safe) return { codec: CodecId.JSON, data: checked(stringify(value), maxBytes) }
+      let data: Uint8Array
       try {
-        return { codec: CodecId.V8, data: v8.serialize(value) }
+        data = v8.serialize(value)
       } catch (e) {
         throw serializeError(e) // e.g. a Proxy or a host object V8 cannot clone
       }
+      return { codec: CodecId.V8, data: checked(data, maxBytes) }
     },
     decode: builtinDecode(true),
   }
 }
 
-export function jsonCodec(): Codec {
+export function jsonCodec(maxBytes = Infinity): Codec {
   return {
     encode(value: unknown): Encoded {
       if (value === undefined) throw new CodecError('invalid-value', UNDEFINED_MSG)
-      return { codec: CodecId.JSON, data: stringify(value) }
+      // JSON writes every array slot (a hole as null): at least one byte each.
+      const flat = Array.isArray(value) ? value.length : flatFloor(value)
+      if (flat > maxBytes) throw tooLarge(flat, maxBytes)
+      return { codec: CodecId.JSON, data: checked(stringify(value), maxBytes) }
     },
     decode: builtinDecode(false),
   }
 }
 
-export function customCodec(s: Serializer): Codec {
+export function customCodec(s: Serializer, maxBytes = Infinity): Codec {
   return {
     encode(value: unknown): Encoded {
       if (value === undefined) throw new CodecError('invalid-value', UNDEFINED_MSG)
@@ -333,7 +406,7 @@ export function customCodec(s: Serializer): Codec {
         const got = data === null ? 'null' : typeof data === 'object' ? data.constructor?.name : typeof data
         throw new CodecError('serialize', `serialize() must return a Uint8Array or a string, got ${got}`)
       }
-      return { codec: CodecId.CUSTOM, data }
+      return { codec: CodecId.CUSTOM, data: checked(data, maxBytes) }
     },
     decode(codec, payload, start, end) {
       if (codec !== CodecId.CUSTOM)
@@ -348,13 +421,17 @@ export function customCodec(s: Serializer): Codec {
   }
 }
 
-/** `undefined` → structured. Throws `CodecError('option')` on anything that is not a serializer. */
-export function createCodec(opt: 'structured' | 'json' | Serializer | undefined): Codec {
-  if (opt === undefined || opt === 'structured') return structuredCodec()
-  if (opt === 'json') return jsonCodec()
+/**
+ * `undefined` → structured. Throws `CodecError('option')` on anything that is not a serializer.
+ * `maxBytes` (maxValueBytes) makes `encode` reject (`'too-large'`) values that cannot fit, before
+ * serializing them where a lower bound of their size shows it.
+ */
+export function createCodec(opt: 'structured' | 'json' | Serializer | undefined, maxBytes = Infinity): Codec {
+  if (opt === undefined || opt === 'structured') return structuredCodec(maxBytes)
+  if (opt === 'json') return jsonCodec(maxBytes)
   const s = opt as Partial<Serializer> | null
   if (typeof s === 'object' && typeof s?.serialize === 'function' && typeof s.deserialize === 'function') {
-    return customCodec(s as Serializer)
+    return customCodec(s as Serializer, maxBytes)
   }
   const got = typeof opt === 'string' ? JSON.stringify(opt) : opt === null ? 'null' : typeof opt
   throw new CodecError(

@@ -13,12 +13,14 @@ export type CacheErrorCode =
   | 'E_CONNECTION'
   | 'E_TIMEOUT'
   | 'E_AUTH'
+  | 'E_NO_PERMISSION'
   | 'E_CLOSED'
   | 'E_LOCK_TIMEOUT'
   | 'E_RATE_LIMITED'
   | 'E_SERVER'
   | 'E_INTERNAL'
   | 'E_NOT_IMPLEMENTED'
+  | 'E_UNSUPPORTED_RUNTIME'
 
 /** Base class of every ferrocache error. */
 export class CacheError extends Error {
@@ -79,6 +81,12 @@ export class AuthError extends CacheError {
     super('E_AUTH', message)
   }
 }
+/** Valkey's ACL refused a key or channel (the credentials themselves are fine). */
+export class NoPermissionError extends CacheError {
+  constructor(message: string) {
+    super('E_NO_PERMISSION', message)
+  }
+}
 /** The cache was used after `close()`. */
 export class ClosedError extends CacheError {
   constructor(message = 'the cache was closed; create a new Cache to keep using it') {
@@ -95,6 +103,7 @@ const classes: Partial<Record<CacheErrorCode, new (message: string) => CacheErro
   E_CONNECTION: ConnectionError,
   E_TIMEOUT: TimeoutError,
   E_AUTH: AuthError,
+  E_NO_PERMISSION: NoPermissionError,
   E_CLOSED: ClosedError,
 }
 
@@ -113,12 +122,14 @@ const KNOWN: Record<CacheErrorCode, true> = {
   E_CONNECTION: true,
   E_TIMEOUT: true,
   E_AUTH: true,
+  E_NO_PERMISSION: true,
   E_CLOSED: true,
   E_LOCK_TIMEOUT: true,
   E_RATE_LIMITED: true,
   E_SERVER: true,
   E_INTERNAL: true,
   E_NOT_IMPLEMENTED: true,
+  E_UNSUPPORTED_RUNTIME: true,
 }
 
 /** Whether a string is one of the codes above (the native engine's codes must all be). */
@@ -148,6 +159,7 @@ export function codecToCacheError(e: unknown): CacheError {
   if (e instanceof CodecError) {
     if (e.reason === 'invalid-value') return new InvalidValueError(e.message)
     if (e.reason === 'option') return new InvalidOptionError(e.message)
+    if (e.reason === 'too-large') return new ValueTooLargeError(e.message)
     return new SerializeError(e.message, { cause: e })
   }
   return new SerializeError(`cannot serialize the value: ${(e as Error)?.message ?? String(e)}`, { cause: e })

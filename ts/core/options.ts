@@ -56,6 +56,15 @@ export interface CacheOptions {
    * live at most this long (their ttl + grace is capped to it), so markers can expire safely.
    */
   tagTtl?: number
+  /** Labels this cache's metrics (`cache="…"`) and log lines. Default: the prefix. */
+  name?: string
+  /**
+   * Where the one-line "Valkey unreachable" / "reachable again" messages go (default `console`);
+   * `false` turns them off. Never logs values, keys or credentials.
+   */
+  logger?: false | { warn(message: string): void; info?(message: string): void }
+  /** Receives every `'down' | 'up' | 'error' | 'stale'` event (same as `cache.on(type, fn)`). */
+  onEvent?: (event: { type: 'down' | 'up' | 'error' | 'stale'; at: Date; [k: string]: unknown }) => void
 }
 
 /** Options after validation, with defaults filled in. */
@@ -76,6 +85,9 @@ export interface ResolvedOptions {
   tagTtlMs: number
   ioPollUs: number
   l1?: { maxEntries: number; maxBytes: number; ttlMs: number }
+  name: string
+  logger: false | { warn(message: string): void; info?(message: string): void }
+  onEvent?: (event: { type: 'down' | 'up' | 'error' | 'stale'; at: Date; [k: string]: unknown }) => void
 }
 
 const KNOWN = new Set([
@@ -95,6 +107,9 @@ const KNOWN = new Set([
   'tls',
   'tagTtl',
   'ioPollUs',
+  'name',
+  'logger',
+  'onEvent',
 ])
 
 function bad(name: string, why: string): never {
@@ -229,5 +244,35 @@ export function resolveOptions(input: CacheOptions | undefined): ResolvedOptions
     tagTtlMs: ttlToMs('tagTtl', o.tagTtl === undefined ? D.DEFAULT_TAG_TTL_SECONDS : o.tagTtl),
     l1,
     ioPollUs: int('ioPollUs', o.ioPollUs, D.DEFAULT_IO_POLL_US, 0, 100_000),
+    ...operationsOptions(o, prefix),
+  }
+}
+/** `name`, `logger`, `onEvent` (features/telemetry.ts uses them). */
+function operationsOptions(
+  o: Record<string, unknown>,
+  prefix: string,
+): Pick<ResolvedOptions, 'name' | 'logger' | 'onEvent'> {
+  // The default is the prefix, whatever its length; an explicit name is a short label.
+  const name = o.name === undefined ? prefix : o.name
+  if (o.name !== undefined && (typeof name !== 'string' || name.length > 200)) {
+    bad('name', 'must be a string of at most 200 characters')
+  }
+  const logger = o.logger === undefined ? console : o.logger
+  if (
+    logger !== false &&
+    (typeof logger !== 'object' ||
+      logger === null ||
+      typeof (logger as { warn?: unknown }).warn !== 'function')
+  ) {
+    bad(
+      'logger',
+      'must be false or an object with warn(message) (and optionally info(message)), e.g. console',
+    )
+  }
+  if (o.onEvent !== undefined && typeof o.onEvent !== 'function') bad('onEvent', 'must be a function')
+  return {
+    name: name as string,
+    logger: logger as ResolvedOptions['logger'],
+    onEvent: o.onEvent as ResolvedOptions['onEvent'],
   }
 }

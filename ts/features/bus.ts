@@ -8,7 +8,7 @@
  * by the receiver), never thrown.
  */
 export const BUS_CHANNEL = '__ferrocache:bus'
-export { BUS_LOST, BUS_MESSAGE, BUS_SUBSCRIBED } from '../boundary/binding'
+export { BUS_LOST, BUS_MESSAGE, BUS_REFUSED, BUS_SUBSCRIBED } from '../boundary/binding'
 
 /**
  * Largest message accepted, in bytes. Ours stay well below it (`encodeKeys` splits long key

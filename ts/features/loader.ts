@@ -59,7 +59,8 @@ export function callLoader(
   })
 }
 
-const TIMED_OUT: unique symbol = Symbol('timed out')
+/** What `within()` resolves to when the time ran out. */
+export const TIMED_OUT: unique symbol = Symbol('timed out')
 
 /**
  * @internal Resolves the promise's value, or `TIMED_OUT` after `ms` (whichever comes first). With
@@ -81,4 +82,3 @@ export function within<T>(p: Promise<T>, ms: number, keepAlive = true): Promise<
     )
   })
 }
-within.TIMED_OUT = TIMED_OUT

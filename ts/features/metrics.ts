@@ -19,6 +19,8 @@ export interface CacheStats {
   badBusMessages: number
   /** hits / (hits + misses), 0 when nothing was read. */
   hitRate: number
+  /** tRPC `cacheMiddleware` counters per procedure path (at most 200 paths; the rest under `__other__`). */
+  procedures?: Record<string, ProcedureStats>
 }
 
 /** Result of `health()`. */
@@ -29,45 +31,166 @@ export interface HealthReport {
   error?: string
 }
 
-const HELP: Record<string, [string, 'counter' | 'gauge']> = {
-  hits: ['Reads that found a value.', 'counter'],
-  misses: ['Reads that found nothing (including unreadable values).', 'counter'],
-  l1Hits: ['Reads served by the in-process tier.', 'counter'],
-  l2Hits: ['Reads served by Valkey (or the memory store).', 'counter'],
-  sets: ['Values written.', 'counter'],
-  deletes: ['Keys deleted.', 'counter'],
-  loads: ['Loader calls made by getOrSet.', 'counter'],
-  loadErrors: ['Loader calls that failed.', 'counter'],
-  coalesced: ['getOrSet calls that shared another call’s load.', 'counter'],
-  lockWaits: ['getOrSet calls that waited for another process’s load.', 'counter'],
-  staleServed: ['Stale values served within grace.', 'counter'],
-  errors: ['Failed operations (connection, timeout, corrupt values).', 'counter'],
-  bytesWritten: ['Bytes of keys and stored values written.', 'counter'],
-  bytesRead: ['Bytes of stored values read.', 'counter'],
-  compressedWrites: ['Values stored lz4-compressed.', 'counter'],
-  badBusMessages: ['Bus messages dropped as malformed or foreign.', 'counter'],
-  hitRate: ['hits / (hits + misses).', 'gauge'],
+import { CacheError } from '../core/errors'
+import type { Histogram, ProcedureStats, Telemetry } from './telemetry'
+import type { Cache } from '../cache'
+
+/** One cache's share of an exposition. */
+export interface MetricsSource {
+  /** `CacheOptions.name` (default: the prefix). */
+  name: string
+  prefix: string
+  stats: CacheStats
+  health: HealthReport
+  telemetry: Telemetry
 }
 
-function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())
+type Kind = 'counter' | 'gauge'
+type NumericStat = Exclude<keyof CacheStats, 'procedures'>
+/** Counter/gauge families: [stats field, metric name, help, type]. Names follow the base-unit rules. */
+const FAMILIES: [NumericStat, string, string, Kind][] = [
+  ['hits', 'ferrocache_hits_total', 'Reads that found a value.', 'counter'],
+  ['misses', 'ferrocache_misses_total', 'Reads that found nothing (including unreadable values).', 'counter'],
+  ['l1Hits', 'ferrocache_l1_hits_total', 'Reads served by the in-process tier.', 'counter'],
+  ['l2Hits', 'ferrocache_l2_hits_total', 'Reads served by Valkey (or the memory store).', 'counter'],
+  ['sets', 'ferrocache_sets_total', 'Values written.', 'counter'],
+  ['deletes', 'ferrocache_deletes_total', 'Keys deleted.', 'counter'],
+  ['loads', 'ferrocache_loads_total', 'Loader calls made by getOrSet.', 'counter'],
+  ['loadErrors', 'ferrocache_load_errors_total', 'Loader calls that failed.', 'counter'],
+  ['coalesced', 'ferrocache_coalesced_total', "getOrSet calls that shared another call's load.", 'counter'],
+  [
+    'lockWaits',
+    'ferrocache_lock_waits_total',
+    "getOrSet calls that waited for another process's load.",
+    'counter',
+  ],
+  ['staleServed', 'ferrocache_stale_served_total', 'Stale values served within grace.', 'counter'],
+  [
+    'errors',
+    'ferrocache_errors_total',
+    'Failed operations (connection, timeout, corrupt values).',
+    'counter',
+  ],
+  ['bytesWritten', 'ferrocache_written_bytes_total', 'Bytes of keys and stored values written.', 'counter'],
+  ['bytesRead', 'ferrocache_read_bytes_total', 'Bytes of stored values read.', 'counter'],
+  ['compressedWrites', 'ferrocache_compressed_writes_total', 'Values stored lz4-compressed.', 'counter'],
+  [
+    'badBusMessages',
+    'ferrocache_bad_bus_messages_total',
+    'Bus messages dropped as malformed or foreign.',
+    'counter',
+  ],
+  ['hitRate', 'ferrocache_hit_ratio', 'hits / (hits + misses), 0 before the first read.', 'gauge'],
+]
+
+const HISTOGRAMS: ['get' | 'set' | 'load', string, string][] = [
+  ['get', 'ferrocache_get_duration_seconds', 'get() round trip (L2 reads; L1 hits are not timed).'],
+  ['set', 'ferrocache_set_duration_seconds', 'set() round trip, until Valkey acknowledged the write.'],
+  ['load', 'ferrocache_load_duration_seconds', 'getOrSet loader run time (cache misses that loaded).'],
+]
+
+/** Every metric family this package exports, for dashboards (README: "Operating ferrocache"). */
+export const METRIC_NAMES: readonly string[] = [
+  ...FAMILIES.map((f) => f[1]),
+  'ferrocache_up',
+  'ferrocache_ping_seconds',
+  ...HISTOGRAMS.map((h) => h[1]),
+  'ferrocache_trpc_hits_total',
+  'ferrocache_trpc_misses_total',
+  'ferrocache_trpc_stale_served_total',
+  'ferrocache_trpc_loads_total',
+  'ferrocache_trpc_load_seconds_total',
+]
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 }
 
-/** Renders stats and health in the Prometheus text exposition format (version 0.0.4). */
-export function renderMetrics(stats: CacheStats, health: HealthReport, prefix: string): string {
-  const label = `{prefix="${prefix.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"}`
+function num(v: number): string {
+  if (Number.isNaN(v)) return 'NaN'
+  if (v === Infinity) return '+Inf'
+  if (v === -Infinity) return '-Inf'
+  return String(v)
+}
+
+/**
+ * Renders caches as one Prometheus text exposition (format 0.0.4): each family's HELP/TYPE once,
+ * one series per cache (`cache`, `prefix` labels). Throws `E_INVALID_OPTION` when two sources would
+ * produce the same series (same name and prefix): Prometheus rejects duplicates.
+ */
+export function renderExposition(sources: readonly MetricsSource[]): string {
+  const seen = new Set<string>()
+  const labels = sources.map((s) => {
+    const l = `cache="${esc(s.name)}",prefix="${esc(s.prefix)}"`
+    if (seen.has(l)) {
+      throw new CacheError(
+        'E_INVALID_OPTION',
+        `two caches export metrics as name "${s.name}", prefix "${s.prefix}": give each a distinct \`name\` option`,
+      )
+    }
+    seen.add(l)
+    return l
+  })
   const lines: string[] = []
-  for (const [key, [help, type]] of Object.entries(HELP)) {
-    const name = `ferrocache_${snake(key)}${type === 'counter' ? '_total' : ''}`
+  const family = (name: string, help: string, type: string): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-    lines.push(`${name}${label} ${stats[key as keyof CacheStats]}`)
   }
-  lines.push('# HELP ferrocache_up 1 when the store answers a ping.', '# TYPE ferrocache_up gauge')
-  lines.push(`ferrocache_up${label} ${health.ok ? 1 : 0}`)
-  lines.push(
-    '# HELP ferrocache_ping_ms Last ping round trip in milliseconds.',
-    '# TYPE ferrocache_ping_ms gauge',
+  for (const [field, name, help, type] of FAMILIES) {
+    family(name, help, type)
+    sources.forEach((s, i) => lines.push(`${name}{${labels[i]}} ${num(s.stats[field])}`))
+  }
+  family('ferrocache_up', '1 when the store answers a ping, else 0.', 'gauge')
+  sources.forEach((s, i) => lines.push(`ferrocache_up{${labels[i]}} ${s.health.ok ? 1 : 0}`))
+  family('ferrocache_ping_seconds', 'Last ping round trip in seconds (NaN when down).', 'gauge')
+  sources.forEach((s, i) =>
+    lines.push(
+      `ferrocache_ping_seconds{${labels[i]}} ${s.health.ok ? num(s.health.latencyMs / 1000) : 'NaN'}`,
+    ),
   )
-  lines.push(`ferrocache_ping_ms${label} ${health.ok ? health.latencyMs : 'NaN'}`)
+  for (const [which, name, help] of HISTOGRAMS) {
+    family(name, help, 'histogram')
+    sources.forEach((s, i) => histogram(lines, name, labels[i], s.telemetry[which]))
+  }
+  const procs: [string, (p: ProcedureStats) => number, string][] = [
+    ['ferrocache_trpc_hits_total', (p) => p.hits, 'tRPC cached procedure calls answered from the cache.'],
+    ['ferrocache_trpc_misses_total', (p) => p.misses, 'tRPC cached procedure calls that ran the resolver.'],
+    ['ferrocache_trpc_stale_served_total', (p) => p.staleServed, 'tRPC calls answered with a stale value.'],
+    ['ferrocache_trpc_loads_total', (p) => p.loads, 'tRPC resolver runs for the cache.'],
+    ['ferrocache_trpc_load_seconds_total', (p) => p.loadSeconds, 'Time spent in those resolver runs.'],
+  ]
+  for (const [name, pick, help] of procs) {
+    family(name, help, 'counter')
+    sources.forEach((s, i) => {
+      for (const [path, p] of s.telemetry.procedures) {
+        lines.push(`${name}{${labels[i]},procedure="${esc(path)}"} ${num(pick(p))}`)
+      }
+    })
+  }
   return lines.join('\n') + '\n'
+}
+
+function histogram(lines: string[], name: string, labels: string, h: Histogram): void {
+  for (const [le, count] of h.cumulative()) {
+    lines.push(`${name}_bucket{${labels},le="${le === Infinity ? '+Inf' : String(le)}"} ${count}`)
+  }
+  lines.push(`${name}_sum{${labels}} ${num(h.sum)}`, `${name}_count{${labels}} ${h.count}`)
+}
+
+/**
+ * Several caches as one valid exposition (each family's HELP/TYPE once, a `cache` label per
+ * series). Namespaces of one cache count once. Rejects with `E_INVALID_OPTION` when two caches
+ * share a name and prefix.
+ *
+ * @example
+ * ```ts
+ * import { renderMetrics } from 'ferrocache'
+ * export async function GET() { return new Response(await renderMetrics([pages, sessions])) }
+ * ```
+ */
+export async function renderMetrics(caches: readonly Cache[]): Promise<string> {
+  if (!Array.isArray(caches))
+    throw new CacheError('E_INVALID_OPTION', 'renderMetrics(caches) takes an array of caches')
+  const sources = await Promise.all(caches.map((c) => c._metricsSource()))
+  const seen = new Set<object>()
+  return renderExposition(sources.filter((s) => !seen.has(s.id) && seen.add(s.id)))
 }

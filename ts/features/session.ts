@@ -5,7 +5,13 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Cache } from '../cache'
-import { CacheError, InvalidKeyError, InvalidOptionError, cacheError } from '../core/errors'
+import {
+  CacheError,
+  InvalidKeyError,
+  InvalidOptionError,
+  InvalidValueError,
+  cacheError,
+} from '../core/errors'
 import { ttlToMs } from '../core/options'
 import { runScript } from './scripts'
 
@@ -129,6 +135,9 @@ export class SessionStore<T = unknown> {
    */
   set(id: string, data: T): Promise<boolean> {
     return this.guard(id, async () => {
+      // Checked first, so both modes agree whether or not the session exists.
+      if (data === undefined)
+        throw new InvalidValueError('session data cannot be undefined; store null instead')
       const ttl = this.ttlMs / 1000
       if (this.memoryOnly) {
         return this.serial(id, async () => {

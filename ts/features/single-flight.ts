@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import type { Codec, Encoded } from '../core/codec'
 import { CacheError, InvalidValueError, codecToCacheError } from '../core/errors'
 import { GraceMemory } from '../tiers/grace-memory'
-import { callLoader, Context, within, type LoaderContext } from './loader'
+import { callLoader, Context, TIMED_OUT, within, type LoaderContext } from './loader'
 import { DOWN, MISS, Stale, type Transport } from '../boundary/transport'
 import { encodeKey, BUS_CHANNEL } from './bus'
 import { L1_MISS, type L1 } from '../tiers/l1'
@@ -35,6 +35,14 @@ export interface Plan {
   lockTtlMs: number
   lockWaitMs: number
   hardTimeoutMs: number
+  /** Set per call when someone observes how it was answered (events, OpenTelemetry). */
+  trace?: FlightTrace
+}
+
+/** How one `getOrSet` call was answered (features/telemetry.ts reads it). */
+export interface FlightTrace {
+  coalesced: boolean
+  stale: boolean
 }
 
 export type Loader = (ctx: LoaderContext) => unknown
@@ -98,6 +106,7 @@ export class SingleFlight {
     const flight = this.flights.get(key)
     if (flight !== undefined) {
       this.counters.coalesced++
+      if (plan.trace) plan.trace.coalesced = true
       return flight
     }
     // Reads are not tracked: concurrent reads of one key share the pipeline (one round trip), and
@@ -120,6 +129,7 @@ export class SingleFlight {
     const flight = this.flights.get(key)
     if (flight !== undefined) {
       this.counters.coalesced++
+      if (plan.trace) plan.trace.coalesced = true
       return flight
     }
     const p = this.afterMiss(key, entry, loader, plan)
@@ -138,6 +148,7 @@ export class SingleFlight {
     else if (entry === DOWN) stale = this.recall(key)
     if (stale !== undefined && plan.graceMs > 0 && entry instanceof Stale) {
       this.counters.staleServed++
+      if (plan.trace) plan.trace.stale = true
       this.refreshInBackground(key, loader, plan, stale)
       return stale.value
     }
@@ -213,6 +224,7 @@ export class SingleFlight {
         this.disarm(key, waiter)
         if (stale !== undefined) {
           this.counters.staleServed++
+          if (plan.trace) plan.trace.stale = true
           return stale.value
         }
         throw new CacheError(
@@ -267,9 +279,10 @@ export class SingleFlight {
     try {
       if (stale !== undefined && plan.timeoutMs !== undefined) {
         const r = await within(finish, plan.timeoutMs)
-        if (r === within.TIMED_OUT) {
+        if (r === TIMED_OUT) {
           finish.catch(() => {}) // keeps refreshing in the background; errors are counted
           this.counters.staleServed++
+          if (plan.trace) plan.trace.stale = true
           return stale.value
         }
         return r
@@ -278,6 +291,7 @@ export class SingleFlight {
     } catch (err) {
       if (stale !== undefined && !(err instanceof CacheError && err.code === 'E_INVALID_VALUE')) {
         this.counters.staleServed++
+        if (plan.trace) plan.trace.stale = true
         return stale.value
       }
       throw err
@@ -377,6 +391,12 @@ export class SingleFlight {
       const set = this.waiters.get(k)
       if (set !== undefined) for (const w of set) w.fire()
     }
+  }
+
+  /** The server refuses the subscription: stop waiting for it (waiters then wait for the lease to end). */
+  busRefused(): void {
+    this.busUp = true
+    this.busSubscribed?.()
   }
 
   /** The bus (re)subscribed: anything may have been missed, so every waiter re-checks. */

@@ -25,7 +25,9 @@ use crate::store::cluster::slot_pipelines::{route, run, Item, Replies};
 use crate::store::cluster::slots::{redirected, slot_of};
 use crate::store::cluster::topology::{Router, Topology};
 use crate::store::command::{miscount, Routed};
-use crate::store::standalone::{invalid_url, lock, open_client, Backoff, NodeConfig};
+use crate::store::standalone::{
+  command_timed_out, invalid_url, lock, open_client, Backoff, NodeConfig,
+};
 use futures_util::future::join_all;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
@@ -147,8 +149,17 @@ impl ClusterPool {
     result
   }
 
-  /// Sends commands split by slot; one reply per command, in order.
+  /// Sends commands split by slot; one reply per command, in order. Settles within
+  /// `command_timeout` however the nodes fail (connecting and redirections included).
   pub async fn send(&self, cmds: Vec<Routed<'_>>) -> Vec<Result<Value>> {
+    let count = cmds.len();
+    match tokio::time::timeout(self.command_timeout, self.send_unbounded(cmds)).await {
+      Ok(replies) => replies,
+      Err(_) => vec![Err(command_timed_out(self.command_timeout)); count],
+    }
+  }
+
+  async fn send_unbounded(&self, cmds: Vec<Routed<'_>>) -> Vec<Result<Value>> {
     let count = cmds.len();
     let conn = match self.connection().await {
       Ok(c) => c,
@@ -266,6 +277,19 @@ impl Backend for ClusterPool {
 
   fn bus_clients(&self) -> Option<(Vec<redis::Client>, Duration)> {
     Some((self.seeds.clone(), self.connect_timeout))
+  }
+}
+
+impl ClusterPool {
+  /// One SCAN page of the `node`-th primary: (number of primaries, next cursor, keys).
+  pub async fn scan_page(
+    &self,
+    node: usize,
+    cursor: u64,
+    pattern: &[u8],
+    count: usize,
+  ) -> Result<(usize, u64, Vec<Vec<u8>>)> {
+    nodes::scan_page(&self.connection().await?, node, cursor, pattern, count).await
   }
 }
 

@@ -46,6 +46,33 @@ pub async fn delete_matching(
   Ok(deleted)
 }
 
+/// One SCAN page of the `node`-th primary (in `CLUSTER SLOTS` order): (primaries, next cursor, keys).
+/// Used by `keys()`, which walks the primaries one after another with bounded pages.
+pub async fn scan_page(
+  conn: &ClusterConnection,
+  node: usize,
+  cursor: u64,
+  pattern: &[u8],
+  count: usize,
+) -> Result<(usize, u64, Vec<Vec<u8>>)> {
+  let nodes = primaries(conn).await?;
+  let Some(route) = nodes.get(node).cloned() else {
+    return Ok((nodes.len(), 0, Vec::new()));
+  };
+  let mut scan = redis::cmd("SCAN");
+  scan
+    .arg(cursor)
+    .arg("MATCH")
+    .arg(pattern)
+    .arg("COUNT")
+    .arg(count);
+  let reply = conn.clone().route_command(scan, route).await;
+  let reply = checked(reply.map_err(CacheError::from))?;
+  let (next, keys): (u64, Vec<Vec<u8>>) =
+    redis::from_redis_value(reply).map_err(redis::RedisError::from)?;
+  Ok((nodes.len(), next, keys))
+}
+
 /// A primary's address as `CLUSTER SLOTS` gives it.
 pub type Addr = (String, u16);
 

@@ -1,0 +1,2 @@
+// The public types of `ferrocache` (ESM resolution).
+export * from './dist/index.mjs'

@@ -1,0 +1,2 @@
+// The public types of `ferrocache` (CommonJS resolution). See README.md for the API.
+export * from './dist/index'
