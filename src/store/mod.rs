@@ -275,7 +275,10 @@ mod tests {
     assert_eq!(pipeline_len(&runs), 3);
     let packed = String::from_utf8(pipe.get_packed_pipeline()).unwrap();
     assert!(packed.starts_with("*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nb\r\n*3\r\n$3\r\nSET"));
-    assert!(!packed.contains("EXISTS"), "no EXISTS unless an MGET found nils");
+    assert!(
+      !packed.contains("EXISTS"),
+      "no EXISTS unless an MGET found nils"
+    );
     let replies = vec![
       Value::Array(vec![Value::BulkString(b"1".to_vec()), Value::Nil]),
       Value::Okay,

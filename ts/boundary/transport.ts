@@ -22,6 +22,7 @@ import {
 } from './binding'
 import { commandReply, DOWN, MISS, NATIVE_KINDS, Stale } from './completion'
 import { RequestFrame, type SetFields } from './frame'
+import { readMany, type Many } from './many'
 
 export { DOWN, MISS, Stale }
 import { CacheError, cacheError, ClosedError, fromNative } from '../core/errors'
@@ -63,15 +64,6 @@ const TURN_BUDGET_MS = 2
 const SOFT = new Set(['E_CONNECTION', 'E_TIMEOUT', 'E_SERVER'])
 
 type Settle = (v: unknown) => void
-
-/** Where the results of one `getMany` go. */
-interface Many {
-  keys: readonly string[]
-  out: unknown[]
-  slots: readonly number[]
-  /** The L1's epoch when the read was issued (see `L1.fill`). */
-  epoch: number
-}
 
 /** One write of `setMany`. */
 export interface SetRequest extends SetFields {
@@ -428,39 +420,16 @@ export class Transport {
     const m = this.many[id] as Many
     this.many[id] = undefined
     if (status === STATUS_ERROR) {
-      return this.settle(id, false, cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end)))
+      return this.settle(
+        id,
+        false,
+        cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end)),
+      )
     }
-    const { keys, out, slots, epoch } = m
-    const l1 = this.l1
-    let failure: CacheError | undefined
-    let p = start
-    for (let i = 0; i < keys.length && p + 6 <= end; i++) {
-      const st = chunk[p]
-      const tg = chunk[p + 1]
-      const from = p + 6
-      const to = from + chunk.readUInt32LE(p + 2)
-      p = to
-      // Every slot is written, misses too: the result is a dense array, never one with holes.
-      out[slots[i]] = undefined
-      if (st === STATUS_HIT) {
-        const codec = tg & ~TAGGED
-        try {
-          const value = this.codec.decode(codec, chunk, from, to - READ_TRAILER_BYTES)
-          out[slots[i]] = value
-          if (l1 !== undefined) {
-            const until = chunk.readDoubleLE(to - READ_TRAILER_BYTES)
-            l1.fill(keys[i], value, codec, chunk, from, to - READ_TRAILER_BYTES, until, (tg & TAGGED) !== 0, epoch)
-          }
-        } catch {
-          this.decodeErrors++
-        }
-      } else if (st === STATUS_ERROR && failure === undefined) {
-        const err = cacheError(NATIVE_KINDS[tg - 1] ?? 'E_INTERNAL', chunk.toString('utf8', from, to))
-        if (!SOFT.has(err.code)) failure = err
-      }
-    }
+    const { failure, decodeErrors } = readMany(m, this.codec, this.l1, chunk, start, end)
+    this.decodeErrors += decodeErrors
     if (failure !== undefined) this.settle(id, false, failure)
-    else this.settle(id, true, out)
+    else this.settle(id, true, m.out)
   }
 
   /** `get` resolves a value exactly when the read was a hit that decodes; soft errors read as misses. */
