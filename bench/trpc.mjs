@@ -198,7 +198,7 @@ async function benchRateLimit(url, rounds, slice) {
   const { Cache, RateLimiter } = await import('../dist/index.mjs')
   // The limiter's own sliding-window script, so both sides run identical Lua.
   const require = createRequire(new URL('../dist/index.mjs', import.meta.url))
-  const { SCRIPTS } = require('./features/rate-limit.js')
+  const { SCRIPTS } = require('./features/rate-limit-scripts.js')
   const cache = new Cache({ url, prefix: `bench-rl:${process.pid}:` })
   const limiter = new RateLimiter(cache, { limit: 1_000_000, window: 60 })
   const peers = [false, true].map((autoPipelining) => {

@@ -67,6 +67,7 @@ function host(node) {
   ].join('\n')
   const c = path.join(dir, 'host.c')
   const exe = path.join(dir, 'host')
+  fs.mkdirSync(dir, { recursive: true })
   fs.writeFileSync(c, src + '\n')
   const libc = muslLoader()
   execFileSync(process.env.CC || 'cc', [

@@ -25,6 +25,9 @@ import type { LoaderContext } from './features/loader'
 import type { SetRequest } from './boundary/transport'
 import { scanKeys } from './features/scan'
 import { markerKeys } from './features/tags'
+import { warm, type WarmEntry, type WarmOptions, type WarmReport } from './features/warm'
+import { writeThrough } from './features/write-through'
+import { createWriteBehind, type WriteBehind, type WriteBehindOptions } from './features/write-behind'
 
 export type { GetOrSetOptions, SetOptions } from './core/plan'
 export type { CacheStats, HealthReport } from './features/metrics'
@@ -534,6 +537,71 @@ export class Cache {
     } finally {
       this.shared.tagsInvalidated()
     }
+  }
+
+  /**
+   * Loads many entries ahead of traffic, through `getOrSet` (one load per key, even racing live
+   * traffic or another process's warm), `concurrency` at a time, pulling from `entries` (sync or
+   * async iterable) only when a slot is free. Present keys are skipped unless `force`. Loader
+   * errors are collected in the report, never thrown.
+   *
+   * @example
+   * ```ts
+   * const report = await cache.warm(
+   *   (async function* () { for await (const row of db.users.cursor()) yield { key: `user:${row.id}`, loader: () => row } })(),
+   *   { concurrency: 16, onProgress: (p) => console.log(p.done) },
+   * )
+   * ```
+   */
+  warm(entries: Iterable<WarmEntry> | AsyncIterable<WarmEntry>, options?: WarmOptions): Promise<WarmReport> {
+    return warm(this, entries, options)
+  }
+
+  /**
+   * Writes `value` to the source of truth with `write`, then caches it. A failing `write` rejects
+   * with its own error and leaves the cache untouched. If caching fails after the write, the key
+   * is invalidated (nothing stale is served), the call resolves and `stats().writeThroughErrors`
+   * counts it. A `getOrSet` load that started before the write never overwrites the written value.
+   *
+   * @example
+   * ```ts
+   * await cache.writeThrough(`user:${id}`, user, (u) => db.users.update(id, u), { ttl: 600 })
+   * ```
+   */
+  writeThrough<T>(key: string, value: T, write: (value: T) => unknown, options?: SetOptions): Promise<void> {
+    const flights = this.shared.flights
+    return writeThrough(this, key, value, write, options, {
+      counters: this.shared.counters,
+      underLease: (k, lockTtlMs, waitMs, fn) => flights.underLease(k, lockTtlMs, waitMs, fn),
+    })
+  }
+
+  /**
+   * A write-behind writer: `set`/`delete` update the cache and journal the write in a Valkey
+   * Stream before resolving; a consumer group flushes the journal to `flush` in batches (last
+   * write per key, per-key order, retries, dead letters). Durable across crashes with Valkey;
+   * in memory mode the journal is in-process (not crash-durable). See docs/write-behind.md.
+   *
+   * @example
+   * ```ts
+   * const writer = cache.writeBehind({ name: 'users', flush: (batch) => db.users.upsertMany(batch) })
+   * await writer.set('user:1', { name: 'Ada' })
+   * ```
+   */
+  writeBehind(options: WriteBehindOptions): WriteBehind {
+    return createWriteBehind(this, options)
+  }
+
+  /** @internal A forced load under the lease (warm with `force`): true when the loader ran here. */
+  _reload(key: string, loader: (ctx: LoaderContext) => unknown, options?: GetOrSetOptions): Promise<boolean> {
+    if (typeof key !== 'string' || key === '') return Promise.reject(keyError(key))
+    let plan
+    try {
+      plan = planOf(options, this.shared.opts)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.shared.flights.reload(this.prefix + key, loader as Loader, plan)
   }
 
   /**

@@ -24,12 +24,22 @@ import { markerKeys } from './features/tags'
 import { Transport } from './boundary/transport'
 import { describeTarget, Telemetry, type CacheEvent } from './features/telemetry'
 import type { OtelBridge } from './features/otel'
+import type { WriteThroughCounters } from './features/write-through'
 
 export class Shared {
   readonly opts: ResolvedOptions
   readonly codec: Codec
   readonly transport: Transport
-  readonly counters: FlightCounters = { loads: 0, loadErrors: 0, coalesced: 0, lockWaits: 0, staleServed: 0 }
+  readonly counters: FlightCounters & WriteThroughCounters = {
+    loads: 0,
+    loadErrors: 0,
+    coalesced: 0,
+    lockWaits: 0,
+    staleServed: 0,
+    refreshes: 0,
+    refreshErrors: 0,
+    writeThroughErrors: 0,
+  }
   readonly flights: SingleFlight
   readonly l1?: L1
   /** Latency histograms, per-procedure stats, down/up events and log lines. */

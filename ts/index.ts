@@ -28,5 +28,13 @@ export type {
   RateLimitResult,
   RateLimiterStats,
 } from './features/rate-limit'
+export type { WarmEntry, WarmOptions, WarmProgress, WarmReport } from './features/warm'
+export type {
+  DeadLetter,
+  WriteBehind,
+  WriteBehindEntry,
+  WriteBehindOptions,
+  WriteBehindStats,
+} from './features/write-behind'
 export { SessionStore } from './features/session'
 export type { SessionStoreOptions } from './features/session'

@@ -47,8 +47,11 @@ export async function installFixture(name: string): Promise<string> {
   const pkg = join(dir, 'node_modules', 'ferrocache')
   rmSync(pkg, { recursive: true, force: true })
   mkdirSync(pkg)
-  for (const f of ['package.json', 'dist', 'binding.js', 'binding.d.ts'])
-    cpSync(join(repo, f), join(pkg, f), { recursive: true })
+  // What `files` in package.json ships (their top-level names: `dist/**/*.js` → `dist`).
+  const { files } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { files: string[] }
+  const shipped = new Set(['package.json', ...files.map((f) => f.split('/')[0])])
+  for (const f of shipped)
+    if (existsSync(join(repo, f))) cpSync(join(repo, f), join(pkg, f), { recursive: true })
   for (const f of readdirSync(repo)) if (f.endsWith('.node')) cpSync(join(repo, f), join(pkg, f))
   return dir
 }

@@ -87,6 +87,12 @@ export class Transport {
   /** Told of every completion, when set. */
   observer?: TransportObserver
   private started: number[] = []
+  /**
+   * Epoch ms until which the entry of the last `getEntryThen` callback is fresh (0 = unknown or not
+   * a hit): read synchronously inside the callback. Refresh-ahead computes an entry's age from it,
+   * so a hit costs no extra round trip.
+   */
+  lastUntil = 0
   private keys: string[] = []
   private epochs: number[] = []
   private readonly frame = new RequestFrame()
@@ -189,11 +195,16 @@ export class Transport {
    * callback, so a hit reaches the awaiting code without an extra microtask hop. Callbacks must
    * not throw.
    */
-  getEntryThen(key: string, onEntry: (entry: unknown) => void, onError: (e: unknown) => void): void {
+  getEntryThen(
+    key: string,
+    onEntry: (entry: unknown) => void,
+    onError: (e: unknown) => void,
+    counted = true,
+  ): void {
     if (this.closed) return onError(new ClosedError())
     let id: number
     try {
-      id = this.write(OP_GET, key, KIND_ENTRY)
+      id = this.write(OP_GET, key, counted ? KIND_ENTRY : KIND_ENTRY | UNCOUNTED)
     } catch (e) {
       return onError(e)
     }
@@ -459,10 +470,12 @@ export class Transport {
     end: number,
     uncounted: boolean,
   ): unknown {
+    this.lastUntil = 0
     if (status !== STATUS_HIT && status !== STATUS_STALE) return MISS
     try {
       const codec = tag & ~TAGGED
       const value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
+      if (status === STATUS_HIT) this.lastUntil = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
       if (status === STATUS_HIT && this.l1 !== undefined) {
         const until = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
         this.l1.fill(

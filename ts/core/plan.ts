@@ -42,6 +42,11 @@ export interface GetOrSetOptions {
   lockWaitMs?: number
   /** A loader still pending after this many ms is abandoned with `E_TIMEOUT` (default 30000). */
   hardTimeoutMs?: number
+  /**
+   * Refresh-ahead, `0 < r < 1`: a hit on an entry older than `r × ttl` returns at once and starts
+   * one background refresh (one across processes, under the getOrSet lease). Default off.
+   */
+  refreshAhead?: number
 }
 
 /** A checked write: lifetime in ms (`Infinity`: no expiry) and the marker keys of its tags. */
@@ -59,6 +64,7 @@ const GET_OR_SET_OPTIONS = new Set([
   'lockTtlMs',
   'lockWaitMs',
   'hardTimeoutMs',
+  'refreshAhead',
 ])
 /** A `setMany` entry carries its key and value next to its options. */
 const ENTRY_FIELDS = new Set(['key', 'value', 'ttl', 'tags'])
@@ -130,5 +136,18 @@ export function planOf(options: GetOrSetOptions | undefined, opts: ResolvedOptio
     lockTtlMs: ms('lockTtlMs', o?.lockTtlMs, DEFAULT_LOCK_TTL_MS),
     lockWaitMs: ms('lockWaitMs', o?.lockWaitMs, DEFAULT_LOCK_WAIT_MS),
     hardTimeoutMs: ms('hardTimeoutMs', o?.hardTimeoutMs, DEFAULT_HARD_TIMEOUT_MS),
+    refreshWithinMs: refreshWithin(o?.refreshAhead, w.ttlMs),
   }
+}
+
+/** Refresh-ahead as "the last ms of the entry's life in which a hit refreshes it". */
+function refreshWithin(r: unknown, ttlMs: number): number | undefined {
+  if (r === undefined) return undefined
+  if (typeof r !== 'number' || !(r > 0 && r < 1)) {
+    throw new InvalidOptionError(
+      `option \`refreshAhead\` must be a fraction of the ttl between 0 and 1 (exclusive), e.g. 0.8; got ${String(r)}`,
+    )
+  }
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) return undefined // no expiry: nothing to refresh ahead of
+  return (1 - r) * ttlMs
 }

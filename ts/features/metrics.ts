@@ -11,6 +11,12 @@ export interface CacheStats {
   coalesced: number
   lockWaits: number
   staleServed: number
+  /** Refresh-ahead loads run by this process. */
+  refreshes: number
+  /** Refresh-ahead loads that failed (the current value stayed in place). */
+  refreshErrors: number
+  /** writeThrough calls whose caching failed after the source was written (key invalidated). */
+  writeThroughErrors: number
   errors: number
   bytesWritten: number
   bytesRead: number

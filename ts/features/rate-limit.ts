@@ -10,7 +10,6 @@ import { checkWellFormed, wellFormed } from '../core/keys'
 import { SCRIPTS, type RateLimitAlgorithm } from './rate-limit-scripts'
 import { runScript } from './scripts'
 
-export { SCRIPTS }
 export type { RateLimitAlgorithm }
 
 /** Options of `new RateLimiter()`. */

@@ -14,7 +14,11 @@ import { callLoader, Context, TIMED_OUT, within, type LoaderContext } from './lo
 import { DOWN, MISS, Stale, type Transport } from '../boundary/transport'
 import { encodeKey, BUS_CHANNEL } from './bus'
 import { L1_MISS, type L1 } from '../tiers/l1'
+import { RELEASE, RENEW, Waiter, type Lease } from './lease'
+import { due, newEnough, type Ahead } from './refresh-ahead'
 import { lockKeyOf } from './tags'
+
+export type Loader = (ctx: LoaderContext) => unknown
 
 /** Counters shared with `stats()`. */
 export interface FlightCounters {
@@ -23,6 +27,10 @@ export interface FlightCounters {
   coalesced: number
   lockWaits: number
   staleServed: number
+  /** Refresh-ahead loads run here (background, under the lease). */
+  refreshes: number
+  /** Refresh-ahead loads that failed (the current value stayed in place). */
+  refreshErrors: number
 }
 
 /** A resolved `getOrSet` plan (all times in ms). */
@@ -35,6 +43,8 @@ export interface Plan {
   lockTtlMs: number
   lockWaitMs: number
   hardTimeoutMs: number
+  /** Refresh-ahead: a hit within this many ms of the entry's expiry starts a background refresh. */
+  refreshWithinMs?: number
   /** Set per call when someone observes how it was answered (events, OpenTelemetry). */
   trace?: FlightTrace
 }
@@ -45,43 +55,13 @@ export interface FlightTrace {
   stale: boolean
 }
 
-export type Loader = (ctx: LoaderContext) => unknown
-
-const RELEASE =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
-const RENEW =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
-
-interface Lease {
-  lockKey: Buffer
-  token: string
-}
-
-/** A one-shot wake-up for one key, armed before checking so no message is missed. */
-class Waiter {
-  fired = false
-  private wake?: () => void
-  fire(): void {
-    this.fired = true
-    this.wake?.()
-  }
-  wait(ms: number): Promise<void> {
-    if (this.fired || ms <= 0) return Promise.resolve()
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms)
-      this.wake = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-  }
-}
-
 export class SingleFlight {
   private readonly flights = new Map<string, Promise<unknown>>()
   private readonly refreshing = new Set<string>()
   private readonly waiters = new Map<string, Set<Waiter>>()
   private readonly memory = new GraceMemory(1000)
+  /** Keys written through while a load of theirs ran here: that load's value is not cached. */
+  private readonly fenced = new Set<string>()
   private bus?: Promise<void>
   /** The bus was subscribed at least once (it may have been started by the L1 tier). */
   private busUp = false
@@ -116,8 +96,13 @@ export class SingleFlight {
       this.t.getEntryThen(
         key,
         (entry) => {
-          if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) settle(entry)
-          else settle(this.joinOrLoad(key, entry, loader, plan))
+          if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) {
+            // The entry's age comes with the read (its fresh-until time): no extra round trip.
+            if (plan.refreshWithinMs !== undefined && due(this.t.lastUntil, plan)) {
+              this.refreshAhead(key, entry, loader, plan)
+            }
+            settle(entry)
+          } else settle(this.joinOrLoad(key, entry, loader, plan))
         },
         fail,
       )
@@ -136,6 +121,7 @@ export class SingleFlight {
     this.flights.set(key, p)
     const done = (): void => {
       if (this.flights.get(key) === p) this.flights.delete(key)
+      if (!this.refreshing.has(key)) this.fenced.delete(key)
     }
     p.then(done, done)
     return p
@@ -169,7 +155,25 @@ export class SingleFlight {
     // already got it, so a failing refresh is only counted.
     this.load(key, loader, plan, stale, false, true)
       .catch(() => {}) // counted in loadErrors; the stale value was already served
-      .finally(() => this.refreshing.delete(key))
+      .finally(() => {
+        this.refreshing.delete(key)
+        if (!this.flights.has(key)) this.fenced.delete(key)
+      })
+  }
+
+  /**
+   * A hit past its refresh point: one background load per key here, and under the lease one
+   * across processes; the caller already has the current value. A failure leaves it in place.
+   */
+  private refreshAhead(key: string, value: unknown, loader: Loader, plan: Plan): void {
+    if (this.refreshing.has(key) || this.flights.has(key)) return
+    this.refreshing.add(key)
+    this.load(key, loader, plan, undefined, false, { value })
+      .catch(() => this.counters.refreshErrors++)
+      .finally(() => {
+        this.refreshing.delete(key)
+        if (!this.flights.has(key)) this.fenced.delete(key)
+      })
   }
 
   /** Loads under the lease (or without one when Valkey is down or in memory mode). */
@@ -179,8 +183,9 @@ export class SingleFlight {
     plan: Plan,
     stale: Stale | undefined,
     down: boolean,
-    background = false,
+    background: boolean | Ahead = false,
   ): Promise<unknown> {
+    const ahead = typeof background === 'object' ? background : undefined
     if (!this.distributed || down) return this.loadHere(key, loader, plan, stale, undefined, background)
     await this.ensureBus()
     const lockKey = lockKeyOf(key)
@@ -190,18 +195,34 @@ export class SingleFlight {
       const token = randomBytes(16).toString('hex')
       const waiter = this.arm(key)
       let got: unknown, pttl: unknown, entry: unknown
+      let until = 0
       try {
         ;[got, pttl, entry] = await Promise.all([
           this.t.command(lockKey, ['SET', lockKey, token, 'NX', 'PX', String(plan.lockTtlMs)]),
           this.t.command(lockKey, ['PTTL', lockKey]),
           // A re-check, not a lookup of its own: the call's first read already counted.
-          this.t.getEntry(key, false),
+          ahead === undefined
+            ? this.t.getEntry(key, false)
+            : new Promise((resolve, reject) =>
+                this.t.getEntryThen(
+                  key,
+                  (e) => {
+                    until = this.t.lastUntil
+                    resolve(e)
+                  },
+                  reject,
+                  false,
+                ),
+              ),
         ])
       } catch {
         this.disarm(key, waiter)
+        if (ahead !== undefined) throw new CacheError('E_CONNECTION', 'cannot take the refresh lease')
         return this.loadHere(key, loader, plan, stale, undefined, background) // cannot lock: load here
       }
-      if (entry !== MISS && entry !== DOWN && !(entry instanceof Stale)) {
+      const hit = entry !== MISS && entry !== DOWN && !(entry instanceof Stale)
+      // A refresh-ahead is done when the entry read under the lock is no longer due (someone refreshed it).
+      if (hit && (ahead === undefined || newEnough(until, plan, ahead))) {
         // Loaded by someone else since our first read (their lease may already be gone).
         this.disarm(key, waiter)
         if (got === 'OK') this.release(key, { lockKey, token }, false)
@@ -245,10 +266,12 @@ export class SingleFlight {
     plan: Plan,
     stale: Stale | undefined,
     lease: Lease | undefined,
-    background = false,
+    background: boolean | Ahead = false,
   ): Promise<unknown> {
+    const ahead = typeof background === 'object' ? background : undefined
     this.counters.loads++
-    const ctx = new Context(plan.ttlMs, stale?.value, plan.markers, this.toMarkers)
+    if (ahead !== undefined && ahead.since === undefined) this.counters.refreshes++
+    const ctx = new Context(plan.ttlMs, ahead ? ahead.value : stale?.value, plan.markers, this.toMarkers)
     let renew: NodeJS.Timeout | undefined
     if (lease !== undefined) {
       renew = setInterval(
@@ -306,6 +329,12 @@ export class SingleFlight {
     plan: Plan,
     lease?: Lease,
   ): Promise<unknown> {
+    if (this.fenced.has(key)) {
+      // Written through while this load ran: its value may predate the write, so it is returned
+      // to its callers but not cached (the written value wins).
+      this.release(key, lease)
+      return value
+    }
     let encoded: Encoded
     try {
       if (value === undefined) {
@@ -347,6 +376,77 @@ export class SingleFlight {
     if (lease === undefined) return
     this.t.command(lease.lockKey, ['EVAL', RELEASE, '1', lease.lockKey, lease.token]).catch(() => {})
     if (announce) this.t.command('', ['PUBLISH', BUS_CHANNEL, encodeKey(key)]).catch(() => {})
+  }
+
+  /**
+   * Loads a key even when present (a forced warm), under the lease and the in-process flight:
+   * resolves true when the loader ran here, false when a load elsewhere made it new already.
+   */
+  reload(key: string, loader: Loader, plan: Plan): Promise<boolean> {
+    const flight = this.flights.get(key)
+    if (flight !== undefined) {
+      this.counters.coalesced++
+      return flight.then(() => false)
+    }
+    let ran = false
+    const counted: Loader = (ctx) => {
+      ran = true
+      return loader(ctx)
+    }
+    const p = this.load(key, counted, plan, undefined, false, { value: undefined, since: Date.now() })
+    this.flights.set(key, p)
+    const done = (): void => {
+      if (this.flights.get(key) === p) this.flights.delete(key)
+      if (!this.refreshing.has(key)) this.fenced.delete(key)
+    }
+    p.then(done, done)
+    return p.then(() => ran)
+  }
+
+  /**
+   * Runs `fn` holding the key's getOrSet lease, so no load of the key (here or in another
+   * process) is running meanwhile: a load that started earlier finishes and stores first. Waits
+   * at most `waitMs` for the lease, then runs `fn` anyway. Loads running here are fenced: their
+   * values are not cached. Announces the key when done (waiters re-check, L1s drop it).
+   */
+  async underLease<T>(key: string, lockTtlMs: number, waitMs: number, fn: () => Promise<T>): Promise<T> {
+    if (this.flights.has(key) || this.refreshing.has(key)) this.fenced.add(key)
+    this.memory.forget(key)
+    if (!this.distributed) return fn()
+    await this.ensureBus()
+    const lockKey = lockKeyOf(key)
+    const deadline = Date.now() + waitMs
+    for (;;) {
+      const token = randomBytes(16).toString('hex')
+      const waiter = this.arm(key)
+      let got: unknown, pttl: unknown
+      try {
+        ;[got, pttl] = await Promise.all([
+          this.t.command(lockKey, ['SET', lockKey, token, 'NX', 'PX', String(lockTtlMs)]),
+          this.t.command(lockKey, ['PTTL', lockKey]),
+        ])
+      } catch {
+        this.disarm(key, waiter)
+        return fn() // Valkey unreachable: fn's own write fails and is handled by the caller
+      }
+      const left = deadline - Date.now()
+      if (got === 'OK' || left <= 0) {
+        this.disarm(key, waiter)
+        try {
+          return await fn()
+        } finally {
+          if (got === 'OK') this.release(key, { lockKey, token })
+        }
+      }
+      const lease = typeof pttl === 'number' && pttl > 0 ? pttl + 5 : lockTtlMs
+      await waiter.wait(Math.min(lease, left))
+      this.disarm(key, waiter)
+    }
+  }
+
+  /** Forgets what this process remembers of a key for fail-safe (its source changed). */
+  forget(key: string): void {
+    this.memory.forget(key)
   }
 
   private arm(key: string): Waiter {

@@ -22,6 +22,11 @@ export class GraceMemory {
     }
   }
 
+  /** Drops a key (its value was replaced at the source: never serve it again). */
+  forget(key: string): void {
+    this.entries.delete(key)
+  }
+
   /** The remembered value while it is within grace, else undefined. */
   recall(key: string, now: number): Encoded | undefined {
     const e = this.entries.get(key)
