@@ -157,6 +157,9 @@ export declare const OP_EXISTS: number
 /** Request op (frame byte 0): read a value. */
 export declare const OP_GET: number
 
+/** Request op: many GETs answered by one completion (keys follow; per-key results inside). */
+export declare const OP_GET_MANY: number
+
 /** Request op: write a value (ttl, fresh time, codec, value, tag markers follow). */
 export declare const OP_SET: number
 

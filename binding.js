@@ -849,6 +849,7 @@ module.exports.OP_COMMAND = nativeBinding.OP_COMMAND
 module.exports.OP_DELETE = nativeBinding.OP_DELETE
 module.exports.OP_EXISTS = nativeBinding.OP_EXISTS
 module.exports.OP_GET = nativeBinding.OP_GET
+module.exports.OP_GET_MANY = nativeBinding.OP_GET_MANY
 module.exports.OP_SET = nativeBinding.OP_SET
 module.exports.READ_TRAILER_BYTES = nativeBinding.READ_TRAILER_BYTES
 module.exports.REPLY_BULK = nativeBinding.REPLY_BULK

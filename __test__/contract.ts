@@ -162,6 +162,25 @@ export function contractSuite(mode: string, base: () => CacheOptions): void {
       expect(many.map((v) => (v as { i: number }).i)).toEqual([...Array(100).keys()])
     })
 
+    it('many getMany calls in one tick (each one request, one result) stay matched to their keys', async () => {
+      const cache = make()
+      const keys = Array.from({ length: 300 }, (_, i) => `gm${i}`)
+      await cache.setMany(keys.filter((_, i) => i % 3 !== 0).map((k, i) => ({ key: k, value: { k, i } })))
+      // 30 calls of 10 keys, issued together (one frame), some keys absent, one repeated.
+      const calls = Array.from({ length: 30 }, (_, c) => [...keys.slice(c * 10, c * 10 + 10), keys[1]])
+      const results = await Promise.all(calls.map((ks) => cache.getMany<{ k: string }>(ks)))
+      results.forEach((got, c) => {
+        expect(got).toHaveLength(calls[c].length)
+        // Dense: every slot is written, misses too (no holes for `every`/`forEach` to skip).
+        calls[c].forEach((k, j) => {
+          expect(j in got).toBe(true)
+          expect(got[j]?.k).toBe(keys.indexOf(k) % 3 === 0 ? undefined : k)
+        })
+      })
+      expect((await cache.getMany(['gm0', 'gm0'])).every((v) => v === undefined)).toBe(true)
+      expect(0 in (await cache.getMany(['gm0']))).toBe(true)
+    })
+
     it('namespaces isolate keys; clear and deleteMatching stay inside the prefix', async () => {
       const cache = make({ prefix: uniquePrefix(`${mode}*[glob]?`) })
       const users = cache.namespace('users')

@@ -373,6 +373,9 @@ pub const OP_EXISTS: u32 = boundary::frame::OP_EXISTS as u32;
 /// Request op: a raw command (arguments follow; the key routes it).
 #[napi]
 pub const OP_COMMAND: u32 = boundary::frame::OP_COMMAND as u32;
+/// Request op: many GETs answered by one completion (keys follow; per-key results inside).
+#[napi]
+pub const OP_GET_MANY: u32 = boundary::frame::OP_GET_MANY as u32;
 /// Completion status: nothing stored.
 #[napi]
 pub const STATUS_MISS: u32 = boundary::frame::STATUS_MISS as u32;

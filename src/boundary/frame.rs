@@ -5,10 +5,12 @@
 //!   body:    key_len u32 | key | op fields
 //!   SET:     ttl_ms f64 | fresh_ms f64 | codec u8 | len u32 | value | tags u16 | (len u32 | marker key) * tags
 //!   COMMAND: argc u32 | (len u32 | arg) * argc      (key = routing key, may be empty)
+//!   GET_MANY: (key empty) count u32 | (len u32 | key) * count — one GET per key, one completion
 //! Completion chunk:   count u32 | more u8 | then per item: id u32 | status u8 | tag u8 | len u32 | bytes
 //!   read (HIT/STALE of GET): tag = codec | TAGGED if the entry carries tags;
 //!            bytes = payload | until f64 (READ_TRAILER_BYTES: epoch ms it may be kept in-process, 0 = unknown)
 //!   COMMAND (HIT): tag = REPLY_*;  ERROR: tag = error kind (`ErrorKind` number), bytes = message
+//!   GET_MANY (HIT): bytes = per key, in order: status u8 | tag u8 | len u32 | bytes (as a GET's)
 //!   bus event (id BUS_ID, see `features::bus`): tag = BUS_*, bytes = payload
 //! Every request carries its own length, so one that cannot be read fails alone (an error
 //! completion for its id) and the next one is still found: a bad request never poisons its batch.
@@ -23,6 +25,10 @@ pub const OP_SET: u8 = 2;
 pub const OP_DELETE: u8 = 3;
 pub const OP_EXISTS: u8 = 4;
 pub const OP_COMMAND: u8 = 5;
+/// Many GETs answered by one completion (`getMany`): one wake-up and one decode pass for all.
+pub const OP_GET_MANY: u8 = 6;
+/// Keys one GET_MANY request may carry.
+pub const MAX_GET_MANY: usize = 1 << 20;
 
 /// Completion statuses. A `HIT` carries the codec id in `tag` and the payload in the bytes.
 pub const STATUS_MISS: u8 = 0;
@@ -124,6 +130,15 @@ fn millis(v: f64) -> Option<u64> {
 pub struct Batch {
   pub requests: Vec<Request>,
   pub rejected: Vec<(u32, CacheError)>,
+  /// The GET_MANY requests, each expanded into `count` GETs at `requests[first..first + count]`.
+  pub groups: Vec<Group>,
+}
+
+/// The GETs of one GET_MANY request: answered by one completion (see `group_completions`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+  pub first: usize,
+  pub count: usize,
 }
 
 /// Parses a request batch. Only a broken outer frame (a header or length running past the end,
@@ -133,6 +148,7 @@ pub fn parse_requests(buf: &[u8]) -> Result<Batch> {
   let mut out = Batch {
     requests: Vec::with_capacity(16),
     rejected: Vec::new(),
+    groups: Vec::new(),
   };
   while r.at < buf.len() {
     let op = r.u8()?;
@@ -144,6 +160,25 @@ pub fn parse_requests(buf: &[u8]) -> Result<Batch> {
       buf: &buf[..body.end],
       at: body.start,
     };
+    if op == OP_GET_MANY {
+      match parse_get_many(&mut b) {
+        Ok(keys) if b.at == body.end => {
+          out.groups.push(Group {
+            first: out.requests.len(),
+            count: keys.len(),
+          });
+          let gets = keys.into_iter().map(|key| Request {
+            id,
+            key,
+            op: Op::Get,
+          });
+          out.requests.extend(gets);
+        }
+        Ok(_) => out.rejected.push((id, malformed())),
+        Err(e) => out.rejected.push((id, e)),
+      }
+      continue;
+    }
     match parse_body(&mut b, op) {
       Ok((key, op)) if b.at == body.end => out.requests.push(Request { id, key, op }),
       Ok(_) => out.rejected.push((id, malformed())),
@@ -151,6 +186,23 @@ pub fn parse_requests(buf: &[u8]) -> Result<Batch> {
     }
   }
   Ok(out)
+}
+
+/// The keys of a GET_MANY body (its own key is empty).
+fn parse_get_many(r: &mut Reader) -> Result<Vec<Range<usize>>> {
+  if r.u32()? != 0 {
+    return Err(malformed());
+  }
+  let count = r.u32()? as usize;
+  if count == 0 || count > MAX_GET_MANY {
+    return Err(malformed());
+  }
+  let mut keys = Vec::with_capacity(count.min(r.buf.len() / 4));
+  for _ in 0..count {
+    let len = r.u32()? as usize;
+    keys.push(r.take(len)?);
+  }
+  Ok(keys)
 }
 
 fn parse_body(r: &mut Reader, op: u8) -> Result<(Range<usize>, Op)> {
@@ -251,7 +303,7 @@ impl Completion {
       start: 0,
     }
   }
-  fn payload(&self) -> &[u8] {
+  pub fn payload(&self) -> &[u8] {
     &self.data[self.start..]
   }
 }

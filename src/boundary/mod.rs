@@ -1,5 +1,5 @@
 //! The JS ↔ Rust boundary below `lib.rs`: the request frame JS writes and the completion frame it
-//! reads (`frame`), the queue finished requests wait in until JS drains them (`completion`), and
+//! reads (`frame`; `group` folds the GETs of one `getMany` into one completion), the queue finished requests wait in until JS drains them (`completion`), and
 //! how long the I/O thread keeps polling for a caller that comes back quickly (`poll_window`).
 //!
 //! Owns the wire format of the boundary. May import `error` only; the engine and the features
@@ -7,4 +7,5 @@
 
 pub mod completion;
 pub mod frame;
+pub mod group;
 pub mod poll_window;

@@ -52,14 +52,21 @@ pub async fn execute(
   } else {
     read_markers(store, tag_keys).await
   };
-  let mut done = Vec::with_capacity(reqs.len());
+  // One slot per request, so completions come back in request order (`group_completions`
+  // relies on it) and a request that somehow got no reply still gets a completion.
+  let mut slots: Vec<Option<Completion>> = Vec::with_capacity(reqs.len());
   let mut ready = Vec::with_capacity(reqs.len());
-  for r in reqs {
+  let mut at = Vec::with_capacity(reqs.len());
+  for (i, r) in reqs.iter().enumerate() {
     match prepare(settings, stats, buf, r, &seen) {
-      Ok(p) => ready.push(p),
+      Ok(p) => {
+        ready.push(p);
+        at.push(i);
+        slots.push(None);
+      }
       Err(e) => {
         Stats::add(&stats.errors, 1);
-        done.push(Completion::error(r.id, &e));
+        slots.push(Some(Completion::error(r.id, &e)));
       }
     }
   }
@@ -70,8 +77,21 @@ pub async fn execute(
       .collect(),
     _ => run_remote(store, settings, stats, buf, ready).await,
   };
+  let mut done = Vec::with_capacity(at.len());
   check_tags(store, stats, outcomes, &mut done).await;
-  done
+  for (i, c) in at.into_iter().zip(done) {
+    slots[i] = Some(c);
+  }
+  slots
+    .into_iter()
+    .zip(reqs)
+    .map(|(c, r)| {
+      c.unwrap_or_else(|| {
+        let err = CacheError::new(ErrorKind::Internal, "no reply for this request");
+        Completion::error(r.id, &err)
+      })
+    })
+    .collect()
 }
 
 fn prepare<'a>(

@@ -10,13 +10,16 @@
 pub mod executor;
 pub mod reply;
 pub mod settings;
+pub mod split;
 pub mod stats;
 
 use crate::boundary::completion::CompletionQueue;
-use crate::boundary::frame::{parse_requests, Completion};
+use crate::boundary::frame::{parse_requests, Completion, Group, Request};
+use crate::boundary::group::group_completions;
 use crate::boundary::poll_window::PollWindow;
 use crate::engine::executor::execute;
 use crate::engine::settings::Settings;
+use crate::engine::split::split_reads;
 use crate::engine::stats::Stats;
 use crate::error::{CacheError, ErrorKind, Result};
 use crate::store::backend::Backend;
@@ -122,6 +125,7 @@ impl Engine {
     self.check_open()?;
     let parsed = parse_requests(&batch)?;
     let reqs = parsed.requests;
+    let groups = parsed.groups;
     if !parsed.rejected.is_empty() {
       Stats::add(&self.stats.errors, parsed.rejected.len() as u64);
       let failed = parsed
@@ -131,6 +135,15 @@ impl Engine {
         .collect();
       self.queue.push_all(failed);
     }
+    let batch = Arc::new(batch);
+    for (reqs, groups) in split_reads(reqs, groups) {
+      self.run(batch.clone(), reqs, groups);
+    }
+    Ok(())
+  }
+
+  /// Runs one batch on the I/O thread and queues its completions.
+  fn run(self: &Arc<Self>, batch: Arc<Vec<u8>>, reqs: Vec<Request>, groups: Vec<Group>) {
     if self.inflight.fetch_add(1, Ordering::AcqRel) == 0 {
       self.poll_window.woke(self.now_ns());
     }
@@ -154,7 +167,7 @@ impl Engine {
         );
         reqs.iter().map(|r| Completion::error(r.id, &err)).collect()
       });
-      me.queue.push_all(done);
+      me.queue.push_all(group_completions(done, &groups));
       if me.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
         me.idle.notify_waiters();
         // Only the last batch in flight opens the window (under load, other batches keep this
@@ -165,7 +178,6 @@ impl Engine {
         }
       }
     });
-    Ok(())
   }
 
   /// Nanoseconds since the engine started (never 0 after the first microsecond).

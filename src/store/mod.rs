@@ -61,25 +61,20 @@ impl Store {
         let keys: Vec<&[u8]> = cmds.iter().map(|r| r.key).collect();
         let (pipe, runs) = coalesce_gets(cmds);
         let sent = pipeline_len(&runs);
-        let (mut out, recheck) = match pool.pipeline(&pipe, sent).await {
+        let (mut out, nils) = match pool.pipeline(&pipe, sent).await {
           Ok(values) if values.len() == sent => expand(values, &runs),
           Ok(values) => return vec![Err(miscount(values.len(), sent)); count],
           Err(err) => return vec![Err(err); count],
         };
-        if !recheck.is_empty() {
-          // Some key of an MGET holds another type (MGET reads it as nil, GET as an error): ask
-          // those keys one by one, so each reads exactly as it would alone.
-          let mut pipe = redis::pipe();
-          recheck.iter().for_each(|&i| {
-            pipe.cmd("GET").arg(keys[i]);
-          });
-          let again = match pool.pipeline(&pipe, recheck.len()).await {
-            Ok(values) if values.len() == recheck.len() => values.into_iter().map(Ok).collect(),
-            Ok(values) => vec![Err(miscount(values.len(), recheck.len())); recheck.len()],
-            Err(err) => vec![Err(err); recheck.len()],
-          };
-          for (i, v) in recheck.into_iter().zip(again) {
-            out[i] = v;
+        if !nils.is_empty() {
+          // MGET reads a key of another type as nil where GET answers an error: when an MGET
+          // found nils, one EXISTS of those keys tells whether any of them is one, and only
+          // then are they asked again one by one, so each reads exactly as it would alone.
+          let again = recheck_nils(pool, &keys, &nils).await;
+          for (i, v) in nils.into_iter().zip(again) {
+            if let Some(v) = v {
+              out[i] = v;
+            }
           }
         }
         out
@@ -141,11 +136,46 @@ fn get_key(cmd: &Cmd) -> Option<&[u8]> {
   }
 }
 
+/// For the nil replies of MGETs (positions `nils`, keys by position in `keys`): `None` when the
+/// nil stands (the key is absent), else the reply the key gives alone (GET), or the error that
+/// kept it from being checked.
+async fn recheck_nils(
+  pool: &NodePool,
+  keys: &[&[u8]],
+  nils: &[usize],
+) -> Vec<Option<Result<Value>>> {
+  let mut exists = redis::cmd("EXISTS");
+  nils.iter().for_each(|&i| {
+    exists.arg(keys[i]);
+  });
+  let mut pipe = redis::pipe();
+  pipe.add_command(exists);
+  let failed = match pool.pipeline(&pipe, 1).await {
+    Ok(v) => match v.as_slice() {
+      [Value::Int(0)] => return vec![None; nils.len()],
+      [Value::Int(_)] => None,
+      [Value::ServerError(e)] => Some(CacheError::from(redis::RedisError::from(e.clone()))),
+      other => Some(miscount(other.len(), 1)),
+    },
+    Err(err) => Some(err),
+  };
+  if let Some(err) = failed {
+    return vec![Some(Err(err)); nils.len()];
+  }
+  let mut pipe = redis::pipe();
+  nils.iter().for_each(|&i| {
+    pipe.cmd("GET").arg(keys[i]);
+  });
+  match pool.pipeline(&pipe, nils.len()).await {
+    Ok(values) if values.len() == nils.len() => values.into_iter().map(|v| Some(Ok(v))).collect(),
+    Ok(values) => vec![Some(Err(miscount(values.len(), nils.len()))); nils.len()],
+    Err(err) => vec![Some(Err(err)); nils.len()],
+  }
+}
+
 /// Builds the pipeline for one node: each run of consecutive plain GETs becomes one MGET (one
-/// command for Valkey to parse and answer instead of many), followed by an EXISTS of the same
-/// keys: MGET answers nil for a key of another type where GET answers an error, and the count
-/// tells whether any nil was one. Returns, per original command or run, how many original
-/// commands it answers (`None` = one, not an MGET; `Some(n)` = an MGET + EXISTS pair).
+/// command for Valkey to parse and answer instead of many). Returns, per original command or
+/// run, how many original commands it answers (`None` = one, not an MGET; `Some(n)` = an MGET).
 fn coalesce_gets(cmds: Vec<Routed<'_>>) -> (redis::Pipeline, Vec<Option<usize>>) {
   let mut pipe = redis::pipe();
   let mut runs = Vec::with_capacity(cmds.len());
@@ -163,15 +193,7 @@ fn coalesce_gets(cmds: Vec<Routed<'_>>) -> (redis::Pipeline, Vec<Option<usize>>)
         .for_each(|k| {
           mget.arg(k);
         });
-      let mut exists = redis::cmd("EXISTS");
-      cmds[i..j]
-        .iter()
-        .filter_map(|r| get_key(&r.cmd))
-        .for_each(|k| {
-          exists.arg(k);
-        });
       pipe.add_command(mget);
-      pipe.add_command(exists);
       runs.push(Some(j - i));
       i = j;
     } else {
@@ -183,37 +205,28 @@ fn coalesce_gets(cmds: Vec<Routed<'_>>) -> (redis::Pipeline, Vec<Option<usize>>)
   (pipe, runs)
 }
 
-/// Commands in the pipeline `coalesce_gets` built.
+/// Commands in the pipeline `coalesce_gets` built: one per run.
 fn pipeline_len(runs: &[Option<usize>]) -> usize {
-  runs.iter().map(|r| if r.is_some() { 2 } else { 1 }).sum()
+  runs.len()
 }
 
 /// Splits MGET replies back into one reply per original GET. Also returns the positions of the
-/// nil replies of each MGET whose EXISTS counted more keys than it found values: one of them is a
-/// key of another type, so they are asked again one by one.
+/// nil replies of the MGETs: a key of another type reads as nil there (see `recheck_nils`).
 fn expand(values: Vec<Value>, runs: &[Option<usize>]) -> (Vec<Result<Value>>, Vec<usize>) {
   let mut out = Vec::with_capacity(runs.iter().map(|r| r.unwrap_or(1)).sum());
-  let mut recheck = Vec::new();
+  let mut nils = Vec::new();
   let mut values = values.into_iter();
   for run in runs {
     let Some(v) = values.next() else { break };
-    if run.is_none() {
-      out.push(Ok(v));
-      continue;
-    }
-    let exists = values.next();
     match (run, v) {
-      (None, _) => {}
+      (None, v) => out.push(Ok(v)),
       (Some(n), Value::Array(items)) if items.len() == *n => {
-        let found = items.iter().filter(|v| !matches!(v, Value::Nil)).count();
-        if matches!(exists, Some(Value::Int(e)) if e > found as i64) {
-          let at = out.len();
-          items.iter().enumerate().for_each(|(i, v)| {
-            if matches!(v, Value::Nil) {
-              recheck.push(at + i);
-            }
-          });
-        }
+        let at = out.len();
+        items.iter().enumerate().for_each(|(i, v)| {
+          if matches!(v, Value::Nil) {
+            nils.push(at + i);
+          }
+        });
         out.extend(items.into_iter().map(Ok))
       }
       (Some(n), Value::ServerError(e)) => {
@@ -229,7 +242,7 @@ fn expand(values: Vec<Value>, runs: &[Option<usize>]) -> (Vec<Result<Value>>, Ve
       }
     }
   }
-  (out, recheck)
+  (out, nils)
 }
 
 #[cfg(test)]
@@ -259,25 +272,25 @@ mod tests {
     ];
     let (pipe, runs) = coalesce_gets(cmds);
     assert_eq!(runs, vec![Some(2), None, Some(3)]);
-    assert_eq!(pipeline_len(&runs), 5);
+    assert_eq!(pipeline_len(&runs), 3);
     let packed = String::from_utf8(pipe.get_packed_pipeline()).unwrap();
-    assert!(packed.starts_with(
-      "*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nb\r\n*3\r\n$6\r\nEXISTS\r\n$1\r\na\r\n$1\r\nb\r\n"
-    ));
+    assert!(packed.starts_with("*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nb\r\n*3\r\n$3\r\nSET"));
+    assert!(
+      !packed.contains("EXISTS"),
+      "no EXISTS unless an MGET found nils"
+    );
     let replies = vec![
       Value::Array(vec![Value::BulkString(b"1".to_vec()), Value::Nil]),
-      Value::Int(1),
       Value::Okay,
       Value::Array(vec![
         Value::Nil,
         Value::Nil,
         Value::BulkString(b"5".to_vec()),
       ]),
-      // Three keys exist, one value found: one of the nils (c, d) is another type.
-      Value::Int(3),
     ];
-    let (out, recheck) = expand(replies, &runs);
-    assert_eq!(recheck, vec![3, 4]);
+    let (out, nils) = expand(replies, &runs);
+    // The nils (b, c, d) are checked again: any of them may be a key of another type.
+    assert_eq!(nils, vec![1, 3, 4]);
     assert_eq!(out.len(), 6);
     assert_eq!(out[0].as_ref().unwrap(), &Value::BulkString(b"1".to_vec()));
     assert_eq!(out[2].as_ref().unwrap(), &Value::Okay);

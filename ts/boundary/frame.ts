@@ -2,7 +2,7 @@
  * The request frame the transport writes: one Buffer per batch, grown as needed and reused. The
  * format is described once, in `src/boundary/frame.rs`; the op codes come from the binding.
  */
-import { OP_COMMAND, OP_SET } from './binding'
+import { OP_COMMAND, OP_GET_MANY, OP_SET } from './binding'
 
 /** Bytes a fresh frame starts with (one tick of a busy server fits). */
 const INITIAL_FRAME = 64 * 1024
@@ -117,6 +117,24 @@ export class RequestFrame {
         a.copy(o, at + 4)
         n = a.length
       }
+      o.writeUInt32LE(n, at)
+      at += 4 + n
+    }
+    this.len = at
+    this.end()
+  }
+
+  /** Writes a GET_MANY request: one GET per key, answered by one completion. */
+  getMany(id: number, keys: readonly string[]): void {
+    let extra = 4
+    for (const k of keys) extra += 4 + k.length * UTF8_MAX
+    this.header(OP_GET_MANY, id, '', extra)
+    const o = this.buf
+    let at = this.len
+    o.writeUInt32LE(keys.length, at)
+    at += 4
+    for (const k of keys) {
+      const n = o.write(k, at + 4, 'utf8')
       o.writeUInt32LE(n, at)
       at += 4 + n
     }

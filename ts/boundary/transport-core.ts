@@ -17,6 +17,7 @@ import {
 } from './binding'
 import { commandReply, DOWN, MISS, NATIVE_KINDS, Stale } from './completion'
 import { RequestFrame } from './frame'
+import { readMany, type Many } from './many'
 import { CacheError, cacheError, ClosedError, fromNative } from '../core/errors'
 import type { Codec } from '../core/codec'
 import type { L1 } from '../tiers/l1'
@@ -42,6 +43,8 @@ export interface TransportObserver {
 }
 /** A read for `has()`: resolves whether `get` would have found a value; counts no hit/miss. */
 export const KIND_PROBE = 5
+/** The reads of one `getMany`: one completion holding every key's result. */
+export const KIND_MANY = 6
 /** Added to a read's kind: take the engine's hit/miss count of this read out again. */
 export const UNCOUNTED = 8
 
@@ -87,6 +90,7 @@ export class TransportCore {
   protected resolves: (Settle | undefined)[] = []
   protected rejects: (Settle | undefined)[] = []
   private kinds: number[] = []
+  protected many: (Many | undefined)[] = []
   private free: number[] = []
   protected inflight = 0
   private turnStart = 0
@@ -242,6 +246,7 @@ export class TransportCore {
       observer.completed(kind, this.started[id], code)
     }
     if (kind === KIND_PROBE) return this.probed(id, status, tag, chunk, start, end)
+    if (kind === KIND_MANY) return this.manyRead(id, status, tag, chunk, start, end)
     if (status === STATUS_ERROR) {
       const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
       if (kind === KIND_VALUE && SOFT.has(err.code)) this.settle(id, true, undefined)
@@ -283,6 +288,26 @@ export class TransportCore {
   }
 
   /** `get` resolves a value exactly when the read was a hit that decodes; soft errors read as misses. */
+  /**
+   * The completion of a `getMany`: per key, in order, `status u8 | tag u8 | len u32 | bytes`, each
+   * read exactly as `complete` reads a `get` (soft errors are misses; another error rejects).
+   */
+  private manyRead(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
+    const m = this.many[id] as Many
+    this.many[id] = undefined
+    if (status === STATUS_ERROR) {
+      return this.settle(
+        id,
+        false,
+        cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end)),
+      )
+    }
+    const { failure, decodeErrors } = readMany(m, this.codec, this.l1, chunk, start, end)
+    this.decodeErrors += decodeErrors
+    if (failure !== undefined) this.settle(id, false, failure)
+    else this.settle(id, true, m.out)
+  }
+
   private probed(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
     if (status === STATUS_ERROR) {
       const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
@@ -339,6 +364,7 @@ export class TransportCore {
 
   private settle(id: number, ok: boolean, value: unknown): void {
     const fn = ok ? this.resolves[id] : this.rejects[id]
+    if (this.kinds[id] === KIND_MANY) this.many[id] = undefined
     this.resolves[id] = undefined
     this.rejects[id] = undefined
     this.free.push(id)

@@ -14,10 +14,12 @@ import {
   KIND_COMMAND,
   KIND_ENTRY,
   KIND_FLAG,
+  KIND_MANY,
   KIND_PROBE,
   KIND_VALUE,
   KIND_VOID,
   TransportCore,
+  type Settle,
   UNCOUNTED,
 } from './transport-core'
 
@@ -71,28 +73,20 @@ export class Transport extends TransportCore {
     })
   }
 
-  /** Many reads, one Promise: values in key order (`undefined` for misses). */
+  /**
+   * Many reads, one request and one completion (decoded here in one pass): values go to
+   * `out[slots[i]]` (`undefined` for misses); resolves `out`.
+   */
   getMany(keys: readonly string[], out: unknown[], slots: readonly number[]): Promise<unknown[]> {
     if (this.closed) return Promise.reject(new ClosedError())
+    if (keys.length === 0) return Promise.resolve(out)
+    const id = this.begin('', KIND_MANY)
+    const failed = this.guard(id, () => this.frame.getMany(id, keys))
+    if (failed !== undefined) return Promise.reject(failed)
+    this.many[id] = { keys, out, slots, epoch: this.l1 === undefined ? 0 : this.l1.epoch }
     return new Promise((resolve, reject) => {
-      let left = keys.length
-      if (left === 0) return resolve(out)
-      for (let i = 0; i < keys.length; i++) {
-        let id: number
-        try {
-          id = this.write(OP_GET, keys[i], KIND_VALUE)
-        } catch (e) {
-          reject(e)
-          if (--left === 0) resolve(out)
-          continue
-        }
-        const slot = slots[i]
-        this.resolves[id] = (v) => {
-          out[slot] = v
-          if (--left === 0) resolve(out)
-        }
-        this.rejects[id] = reject
-      }
+      this.resolves[id] = resolve as Settle
+      this.rejects[id] = reject
     })
   }
 
