@@ -261,21 +261,7 @@ export class TransportCore {
         const codec = tag & ~TAGGED
         try {
           value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
-          const l1 = this.l1
-          if (l1 !== undefined) {
-            const until = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
-            l1.fill(
-              this.keys[id],
-              value,
-              codec,
-              chunk,
-              start,
-              end - READ_TRAILER_BYTES,
-              until,
-              (tag & TAGGED) !== 0,
-              this.epochs[id],
-            )
-          }
+          this.fillL1(id, value, codec, tag, chunk, start, end)
         } catch {
           this.decodeErrors++
         }
@@ -340,26 +326,39 @@ export class TransportCore {
       const codec = tag & ~TAGGED
       const value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
       if (status === STATUS_HIT) this.lastUntil = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
-      if (status === STATUS_HIT && this.l1 !== undefined) {
-        const until = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
-        this.l1.fill(
-          this.keys[id],
-          value,
-          codec,
-          chunk,
-          start,
-          end - READ_TRAILER_BYTES,
-          until,
-          (tag & TAGGED) !== 0,
-          this.epochs[id],
-        )
-      }
+      if (status === STATUS_HIT) this.fillL1(id, value, codec, tag, chunk, start, end)
       return status === STATUS_HIT ? value : new Stale(value)
     } catch {
       if (uncounted) this.uncountedErrors++
       else this.decodeErrors++
       return MISS
     }
+  }
+
+  /** Keeps a decoded hit in L1 (when on), with its bytes and fresh-until time from the read trailer. */
+  private fillL1(
+    id: number,
+    value: unknown,
+    codec: number,
+    tag: number,
+    chunk: Buffer,
+    start: number,
+    end: number,
+  ): void {
+    const l1 = this.l1
+    if (l1 === undefined) return
+    const body = end - READ_TRAILER_BYTES
+    l1.fill(
+      this.keys[id],
+      value,
+      codec,
+      chunk,
+      start,
+      body,
+      chunk.readDoubleLE(body),
+      (tag & TAGGED) !== 0,
+      this.epochs[id],
+    )
   }
 
   private settle(id: number, ok: boolean, value: unknown): void {
