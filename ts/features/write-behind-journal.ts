@@ -132,6 +132,21 @@ export class StreamJournal implements Journal {
   private cmd(route: string, args: (string | Buffer)[]): Promise<unknown> {
     return this.cache._command(route, args)
   }
+  /** XREADGROUP for this consumer on stream `s`: from `'0'` (its own pending entries) or `'>'` (new ones). */
+  private async readGroup(s: string, part: number, count: number, from: '0' | '>'): Promise<Journaled[]> {
+    const reply = await this.cmd(s, [
+      'XREADGROUP',
+      'GROUP',
+      GROUP,
+      this.consumer,
+      'COUNT',
+      String(count),
+      'STREAMS',
+      s,
+      from,
+    ])
+    return entriesOf(reply, part)
+  }
 
   append(
     part: number,
@@ -271,51 +286,12 @@ export class StreamJournal implements Journal {
     // 2. Our own unfinished entries (a restart under the same consumer name, or a round that
     //    failed before acknowledging) — looked up once per partition until a round fails — then new ones.
     if (this.ownChecked.has(part)) {
-      return entriesOf(
-        await this.cmd(s, [
-          'XREADGROUP',
-          'GROUP',
-          GROUP,
-          this.consumer,
-          'COUNT',
-          String(count),
-          'STREAMS',
-          s,
-          '>',
-        ]),
-        part,
-      )
+      return this.readGroup(s, part, count, '>')
     }
-    const mine = entriesOf(
-      await this.cmd(s, [
-        'XREADGROUP',
-        'GROUP',
-        GROUP,
-        this.consumer,
-        'COUNT',
-        String(count),
-        'STREAMS',
-        s,
-        '0',
-      ]),
-      part,
-    )
+    const mine = await this.readGroup(s, part, count, '0')
     if (mine.length > 0) return mine
     this.ownChecked.add(part)
-    return entriesOf(
-      await this.cmd(s, [
-        'XREADGROUP',
-        'GROUP',
-        GROUP,
-        this.consumer,
-        'COUNT',
-        String(count),
-        'STREAMS',
-        s,
-        '>',
-      ]),
-      part,
-    )
+    return this.readGroup(s, part, count, '>')
   }
 
   /** A round failed: our own pending entries may remain, so look them up again. */
