@@ -55,6 +55,58 @@ describe('L1 tier (memory mode)', () => {
     expect(await cache.get('k')).toBeUndefined()
   })
 
+  it('hits on values with Dates, Maps and Sets get exact, independent copies', async () => {
+    const cache = make({ prefix: uniquePrefix('l1copy'), l1: { maxEntries: 50 } })
+    const shared = { n: 1 }
+    const values: Record<string, unknown> = {
+      report: {
+        at: new Date(5),
+        bad: new Date(NaN),
+        m: new Map<unknown, unknown>([
+          [1, { d: new Date(2) }],
+          [{ k: 1 }, new Set([1n, 'x'])],
+        ]),
+        rows: [{ i: 0, u: undefined, f: -0, nan: NaN, inf: -Infinity }, null, [new Date(3)]],
+        [Symbol.for('x')]: 'symbols are not stored',
+      },
+      sharedRef: { a: shared, b: shared, at: new Date(1) }, // the same object twice: stays one object
+      holes: [new Date(1), , 3], // eslint-disable-line no-sparse-arrays
+      protoKey: JSON.parse('{"__proto__": {"polluted": true}, "at": 1}'),
+      typed: { at: new Date(1), bytes: new Uint8Array([1, 2, 3]) },
+      top: 12345678901234567890n,
+    }
+    ;(values.protoKey as Record<string, unknown>).at = new Date(1)
+    for (const [k, v] of Object.entries(values)) await cache.set(k, v)
+    for (const k of Object.keys(values)) {
+      const reads = [await cache.get(k), await cache.get(k), await cache.get(k)] // miss, hits
+      expect(cache.stats().l1Hits).toBeGreaterThan(0)
+      for (const r of reads.slice(1)) {
+        expect(r).toStrictEqual(reads[0])
+        if (typeof r === 'object') expect(r).not.toBe(reads[0])
+      }
+    }
+    const hit = async (k: string) => (await cache.get(k)) as Record<string, any>
+    const r = await hit('report')
+    expect(Object.is(r.rows[0].f, -0)).toBe(true)
+    expect(r.rows[0]).toHaveProperty('u', undefined)
+    expect(Object.getOwnPropertySymbols(r)).toEqual([])
+    r.at.setTime(9)
+    r.m.get(1).d.setTime(9)
+    ;[...r.m.values()][1].add('y')
+    expect(await hit('report')).toStrictEqual(await cache.get('report'))
+    expect((await hit('report')).at.getTime()).toBe(5)
+    expect([...(await hit('report')).m.values()][1].size).toBe(2)
+    const s = await hit('sharedRef')
+    expect(s.a).toBe(s.b)
+    const h = (await hit('holes')) as unknown as unknown[]
+    expect(1 in h).toBe(false)
+    const p = await hit('protoKey')
+    expect(Object.getPrototypeOf(p)).toBe(Object.prototype)
+    expect(Object.keys(p)).toEqual(['__proto__', 'at'])
+    expect((await hit('typed')).bytes).toEqual(new Uint8Array([1, 2, 3]))
+    expect(await cache.get('top')).toBe(12345678901234567890n)
+  })
+
   it('never outlives the entry ttl', async () => {
     const cache = make({ prefix: uniquePrefix('l1ttl'), l1: { ttl: 60 } })
     await cache.set('short', 'v', { ttl: 0.05 })

@@ -1,111 +1,89 @@
 #!/usr/bin/env node
 // ferrocache's tRPC and rate-limit paths vs doing the same by hand with ioredis, against ONE Valkey.
-//   node bench/trpc.mjs [--rounds N] [--slice MS] [--only http,ratelimit] [--prof DIR]
+//   node bench/trpc.mjs [--rounds N] [--slice MS] [--only http,caller,ratelimit] [--extra NAME,...] [--prof DIR]
 // (a) http: a cached tRPC query over HTTP (standalone adapter in a child process, superjson,
-//     32 keep-alive connections, 100 inputs, all hits after a warm-up): cacheMiddleware vs a `.use()`
-//     middleware doing ioredis GET + superjson.parse, or run + SET; plus a ceiling that answers from
-//     prebuilt values (no cache at all). Each variant is first checked through @trpc/client
+//     32 keep-alive connections, 100 inputs, all hits after a warm-up): the routers of
+//     bench/trpc-app.mjs (cacheMiddleware with and without L1, ioredis GET + superjson.parse by
+//     hand, and the no-cache ceiling). Each variant is first checked through @trpc/client
 //     (httpBatchLink + superjson: Dates and Maps survive); the load itself is plain GETs. Prints
-//     req/s and the server's CPU time per request (all its threads).
-// (b) ratelimit: RateLimiter.limit vs ioredis running the same sliding-window Lua script by EVALSHA
+//     req/s and the server's CPU time per request (all its threads), medians over rounds, and both
+//     as ratios to the ceiling.
+// (b) caller: the same routers in process through createCaller, 1 and 32 concurrent callers.
+// (c) ratelimit: RateLimiter.limit vs ioredis running the same sliding-window Lua script by EVALSHA
 //     (defineCommand, like @upstash/ratelimit), 64 concurrent callers over 1000 ids.
+// --extra adds diagnostic variants ('ferrocache (ioPollUs 0)'), --variants keeps only the named
+// ones; --prof DIR writes a --cpu-prof profile of the HTTP server there.
 // Uses VALKEY_URL when set, otherwise starts a throwaway Valkey. Prints medians over alternating rounds.
 import { fork } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
 import { collectGarbage, median, runFor } from './harness.mjs'
+import { CEILING, INPUTS, L1_VARIANT, makeRouters } from './trpc-app.mjs'
 
 const { values: args } = parseArgs({
   options: {
     serve: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '5' },
     slice: { type: 'string', default: '3000' },
-    only: { type: 'string', default: 'http,ratelimit' },
+    only: { type: 'string', default: 'http,caller,ratelimit' },
+    extra: { type: 'string', default: '' },
+    variants: { type: 'string' }, // only these variants (comma-separated names), e.g. for a profile
     prof: { type: 'string' }, // a folder: the tRPC server writes a --cpu-prof profile there
   },
 })
-const INPUTS = 100
-const CEILING = 'ceiling (no cache)'
+const extra = args.extra ? args.extra.split(',') : []
+const chosen = (name) => !args.variants || args.variants.split(',').includes(name)
 const CLIENTS = 32
+const isPeer = (n) => !n.startsWith('ferrocache') && !n.startsWith('ceiling')
 
 // ---------- (a) the server side, in a child process so clients and server do not share a core ----------
 async function serve(url) {
-  const { initTRPC } = await import('@trpc/server')
   const { createHTTPServer } = await import('@trpc/server/adapters/standalone')
-  const { default: superjson } = await import('superjson')
-  const { Redis } = await import('ioredis')
-  const { Cache } = await import('../dist/index.mjs')
-  const { cacheMiddleware } = await import('../dist/trpc.mjs')
-  const cache = new Cache({ url, prefix: `bench-trpc:${process.pid}:` })
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 })
-  const t = initTRPC.create({ transformer: superjson })
-  const report = (id) => ({
-    id,
-    title: `report ${id}`,
-    createdAt: new Date(Date.UTC(2025, 0, 1 + (id % 28))),
-    totals: new Map(Array.from({ length: 8 }, (_, i) => [`k${i}`, i * id])),
-    rows: Array.from({ length: 10 }, (_, i) => ({
-      i,
-      label: `row ${i} of ${id}`,
-      at: new Date(i * 1e9),
-      ok: i % 2 === 0,
-    })),
-  })
-  // The usual hand-written version: JSON key, GET + superjson.parse on a hit, run + SET on a miss.
-  // Answering without next() needs the same `{ ok, data, marker }` shape cacheMiddleware uses.
-  const byHand = t.middleware(async ({ path, type, getRawInput, next }) => {
-    if (type !== 'query') return next()
-    const key = `bench-trpc-hand:${process.pid}:${path}:${JSON.stringify(await getRawInput())}`
-    const hit = await redis.get(key)
-    if (hit !== null) return { ok: true, data: superjson.parse(hit), marker: 'middlewareMarker' }
-    const r = await next()
-    if (r.ok) await redis.set(key, superjson.stringify(r.data), 'PX', 300_000)
-    return r
-  })
-  // Not a peer: answers from prebuilt values in a Map, i.e. what a cache that cost nothing would
-  // do. The gap between it and the others is all a cache middleware can ever win on this path.
-  const prebuilt = new Map(Array.from({ length: INPUTS }, (_, id) => [id, report(id)]))
-  const ceiling = t.middleware(async ({ getRawInput }) => {
-    const { id } = await getRawInput()
-    return { ok: true, data: prebuilt.get(id), marker: 'middlewareMarker' }
-  })
-  const input = (v) => v // no validator: all variants see the same raw input
-  const routers = {
-    ferrocache: t.router({
-      report: t.procedure
-        .input(input)
-        .use(cacheMiddleware(cache, { scope: 'public', ttl: 300 }))
-        .query(({ input }) => report(input.id)),
-    }),
-    ioredis: t.router({
-      report: t.procedure
-        .input(input)
-        .use(byHand)
-        .query(({ input }) => report(input.id)),
-    }),
-    [CEILING]: t.router({
-      report: t.procedure
-        .input(input)
-        .use(ceiling)
-        .query(({ input }) => report(input.id)),
-    }),
-  }
+  const app = await makeRouters(url, extra)
+  await app.ready()
   const ports = {}
-  for (const [name, router] of Object.entries(routers)) {
+  for (const [name, router] of Object.entries(app.routers)) {
+    if (!chosen(name)) continue
     const server = createHTTPServer({ router })
     await new Promise((r) => server.listen(0, '127.0.0.1', r))
     ports[name] = server.address().port
   }
   process.send({ ports })
   process.on('message', (m) => {
-    if (m === 'cpu') process.send({ cpu: process.cpuUsage() })
+    if (m === 'cpu') process.send({ cpu: process.cpuUsage(), threads: threadCpu() })
   })
   process.on('disconnect', async () => {
-    await cache.close()
-    redis.disconnect()
+    await app.close()
     process.exit(0)
   })
+}
+
+/**
+ * CPU time per kind of thread, in µs (Linux: /proc schedstat, ns resolution): the JS thread, the
+ * engine's threads (ferrocache-io, tokio-*) and the rest (V8's GC and compiler helpers, libuv's pool).
+ * Empty where /proc is missing.
+ */
+function threadCpu() {
+  const out = { js: 0, engine: 0, other: 0 }
+  let tasks
+  try {
+    tasks = readdirSync('/proc/self/task')
+  } catch {
+    return {}
+  }
+  for (const tid of tasks) {
+    try {
+      const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+      const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()
+      const kind = Number(tid) === process.pid ? 'js' : /^(ferrocache|tokio)/.test(comm) ? 'engine' : 'other'
+      out[kind] += ns / 1000
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out
 }
 
 // httpBatchLink's `fetch`, on node:http with keep-alive (the global fetch costs the client ~1.5 ms of
@@ -147,10 +125,14 @@ function get(port, path) {
 async function benchHttp(url, rounds, slice) {
   const { createTRPCClient, httpBatchLink } = await import('@trpc/client')
   const { default: superjson } = await import('superjson')
-  const child = fork(new URL(import.meta.url), ['--serve'], {
-    execArgv: args.prof ? ['--cpu-prof', `--cpu-prof-dir=${args.prof}`] : [],
-    env: { ...process.env, BENCH_VALKEY_URL: url },
-  })
+  const child = fork(
+    new URL(import.meta.url),
+    ['--serve', '--extra', extra.join(','), ...(args.variants ? ['--variants', args.variants] : [])],
+    {
+      execArgv: args.prof ? ['--cpu-prof', `--cpu-prof-dir=${args.prof}`] : [],
+      env: { ...process.env, BENCH_VALKEY_URL: url },
+    },
+  )
   const { ports } = await new Promise((resolve, reject) => {
     child.once('message', resolve)
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
@@ -178,21 +160,57 @@ async function benchHttp(url, rounds, slice) {
   // The server's CPU time (all its threads) per request: steadier than req/s on a noisy machine.
   const serverCpu = () =>
     new Promise((resolve) => {
-      child.once('message', (m) => resolve(m.cpu.user + m.cpu.system))
+      child.once('message', (m) => resolve(m))
       child.send('cpu')
     })
   const cpu = Object.fromEntries(variants.map((v) => [v.name, []]))
+  const threads = Object.fromEntries(variants.map((v) => [v.name, []]))
   const result = await alternate(variants, rounds, slice, CLIENTS, async (v, run) => {
     const before = await serverCpu()
     const { ops, seconds } = await run()
-    cpu[v.name].push(((await serverCpu()) - before) / ops)
+    const after = await serverCpu()
+    cpu[v.name].push((after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / ops)
+    threads[v.name].push(
+      Object.fromEntries(
+        Object.keys(after.threads).map((k) => [k, (after.threads[k] - before.threads[k]) / ops]),
+      ),
+    )
     return { ops, seconds }
   })
   child.disconnect()
-  return { rates: result, cpu }
+  return { rates: result, cpu, threads }
 }
 
-// ---------- (b) rate limiting ----------
+// ---------- (b) in process: createCaller ----------
+async function benchCaller(url, rounds, slice, concurrency) {
+  const app = await makeRouters(url, extra)
+  await app.ready()
+  const variants = []
+  for (const [name, router] of Object.entries(app.routers)) {
+    if (!chosen(name)) continue
+    const caller = app.t.createCallerFactory(router)({})
+    const sample = await caller.report({ id: 1 })
+    if (!(sample.createdAt instanceof Date) || !(sample.totals instanceof Map))
+      throw new Error(`${name}: types lost`)
+    await Promise.all(Array.from({ length: INPUTS }, (_, id) => caller.report({ id })))
+    let n = 0
+    const v = { name, op: () => caller.report({ id: n++ % INPUTS }) }
+    await runFor(v.op, { concurrency, ms: 300 }) // warm-up (fills the L1 tier)
+    variants.push(v)
+  }
+  const cpu = Object.fromEntries(variants.map((v) => [v.name, []]))
+  const rates = await alternate(variants, rounds, slice, concurrency, async (v, run) => {
+    const before = process.cpuUsage()
+    const { ops, seconds } = await run()
+    const d = process.cpuUsage(before)
+    cpu[v.name].push((d.user + d.system) / ops)
+    return { ops, seconds }
+  })
+  await app.close()
+  return { rates, cpu }
+}
+
+// ---------- (c) rate limiting ----------
 async function benchRateLimit(url, rounds, slice) {
   const { Redis } = await import('ioredis')
   const { Cache, RateLimiter } = await import('../dist/index.mjs')
@@ -249,7 +267,7 @@ function print(title, unit, rates) {
   const med = Object.fromEntries(Object.entries(rates).map(([n, xs]) => [n, median(xs)]))
   const bestPeer = Math.max(
     ...Object.entries(med)
-      .filter(([n]) => n !== 'ferrocache' && n !== CEILING)
+      .filter(([n]) => isPeer(n))
       .map(([, m]) => m),
   )
   for (const [name, xs] of Object.entries(rates)) {
@@ -258,7 +276,35 @@ function print(title, unit, rates) {
       `  ${name.padEnd(26)} median ${Math.round(med[name]).toString().padStart(7)} ${unit}   rounds: ${rounds}`,
     )
   }
-  console.log(`  ratio ferrocache / best peer: ${(med.ferrocache / bestPeer).toFixed(2)}`)
+  if (med.ferrocache !== undefined && Number.isFinite(bestPeer))
+    console.log(`  ratio ferrocache / best peer: ${(med.ferrocache / bestPeer).toFixed(2)}`)
+  return med
+}
+
+/** CPU µs per request per variant (median over rounds), and ratios to the ceiling and the best peer. */
+function printCpu(med, cpu) {
+  const us = Object.fromEntries(Object.entries(cpu).map(([n, xs]) => [n, median(xs)]))
+  for (const [n, m] of Object.entries(us)) {
+    const rounds = cpu[n].map((x) => x.toFixed(0)).join(', ')
+    console.log(`  ${n.padEnd(26)} CPU ${m.toFixed(0).padStart(5)} µs/request   rounds: ${rounds}`)
+  }
+  const peer = Math.min(
+    ...Object.entries(us)
+      .filter(([n]) => isPeer(n))
+      .map(([, m]) => m),
+  )
+  if (us.ferrocache !== undefined && Number.isFinite(peer))
+    console.log(`  CPU ratio best peer / ferrocache: ${(peer / us.ferrocache).toFixed(2)}`)
+  if (us[CEILING] !== undefined) {
+    for (const n of Object.keys(us).filter((x) => x.startsWith('ferrocache'))) {
+      console.log(
+        `  ${n} vs ceiling: req/s ${(med[n] / med[CEILING]).toFixed(2)}×, ` +
+          `CPU/request ${(us[CEILING] / us[n]).toFixed(2)}× (ceiling ÷ ${n}; target ≥ 0.97 both)`,
+      )
+    }
+  }
+  if (us[L1_VARIANT] !== undefined && us.ferrocache !== undefined)
+    console.log(`  l1 on / l1 off: req/s ${(med[L1_VARIANT] / med.ferrocache).toFixed(2)}×`)
 }
 
 if (args.serve) {
@@ -278,21 +324,37 @@ if (args.serve) {
   console.log(`Valkey ${url}; ${rounds} rounds × ${slice} ms per variant; node ${process.version}`)
   try {
     if (only.has('http')) {
-      const { rates, cpu } = await benchHttp(url, rounds, slice)
-      print(`(a) cached tRPC query over HTTP, ${CLIENTS} concurrent clients`, 'req/s', rates)
-      const us = Object.fromEntries(Object.entries(cpu).map(([n, xs]) => [n, median(xs)]))
-      for (const [n, m] of Object.entries(us))
-        console.log(`  ${n.padEnd(26)} server CPU ${m.toFixed(0)} µs/request`)
-      const peer = Math.min(
-        ...Object.entries(us)
-          .filter(([n]) => n !== 'ferrocache' && n !== CEILING)
-          .map(([, m]) => m),
+      const { rates, cpu, threads } = await benchHttp(url, rounds, slice)
+      const med = print(`(a) cached tRPC query over HTTP, ${CLIENTS} concurrent clients`, 'req/s', rates)
+      console.log('  server CPU (all its threads):')
+      printCpu(med, cpu)
+      console.log(
+        '  server CPU by thread, µs/request (medians): JS thread / engine threads / V8 helpers + libuv',
       )
-      console.log(`  server CPU ratio best peer / ferrocache: ${(peer / us.ferrocache).toFixed(2)}`)
+      for (const [n, rs] of Object.entries(threads)) {
+        const part = (k) =>
+          median(rs.map((r) => r[k]))
+            .toFixed(0)
+            .padStart(5)
+        if (rs.length && rs[0].js !== undefined)
+          console.log(`  ${n.padEnd(26)} ${part('js')} ${part('engine')} ${part('other')}`)
+      }
+    }
+    if (only.has('caller')) {
+      for (const c of [1, CLIENTS]) {
+        const { rates, cpu } = await benchCaller(url, rounds, Math.min(slice, 1500), c)
+        const med = print(
+          `(b) cached tRPC query in process (createCaller), ${c} concurrent callers`,
+          'calls/s',
+          rates,
+        )
+        console.log('  process CPU (all its threads, Valkey excluded):')
+        printCpu(med, cpu)
+      }
     }
     if (only.has('ratelimit')) {
       print(
-        '(b) sliding-window rate limit, 64 concurrent callers',
+        '(c) sliding-window rate limit, 64 concurrent callers',
         'ops/s',
         await benchRateLimit(url, rounds, slice),
       )

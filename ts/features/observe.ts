@@ -55,9 +55,16 @@ export function observedGetOrSet(
     return r
   }
   if (t === undefined) return flights.run(key, timed, plan)
-  const span = otel?.startGetOrSet()
+  let span = otel?.startGetOrSet()
   const run = (): Promise<unknown> => flights.run(key, timed, plan)
   const p = span !== undefined && otel !== undefined ? otel.within(span, run) : run()
+  if (span !== undefined && span.isRecording?.() === false) {
+    // No SDK registered (or sampled out): the span records nothing, so it needs no outcome and
+    // no continuation per call; it still parented the loader's spans above.
+    span.end()
+    span = undefined
+    if (!wantsStale) return p
+  }
   const outcome = (error?: unknown): void => {
     const hit = !t.coalesced && (t.stale || !t.loaded)
     if (span !== undefined) otel?.endGetOrSet(span, { hit, stale: t.stale, coalesced: t.coalesced, error })

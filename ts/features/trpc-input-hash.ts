@@ -1,5 +1,20 @@
 /** `hashInput`: the stable, key-order independent hash of a procedure input (cache keys). */
-import { createHash } from 'node:crypto'
+import * as crypto from 'node:crypto'
+
+/** One-shot `crypto.hash` (Node ≥ 20.12) costs half of `createHash().update().digest()`. */
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'base64url') => string }).hash
+const sha256 = (text: string): string =>
+  oneShot !== undefined
+    ? oneShot('sha256', text, 'base64url')
+    : crypto.createHash('sha256').update(text).digest('base64url')
+
+/**
+ * Hashes of recent short canonical texts: a procedure sees the same few inputs again and again
+ * (ids, pages), and the digest is most of what hashing a small input costs. Bounded: cleared when full.
+ */
+const recent = new Map<string, string>()
+const RECENT_MAX = 512
+const RECENT_TEXT_MAX = 256
 
 /**
  * A stable SHA-256 (base64url) of a value: object key order does not matter, Dates, Maps, Sets,
@@ -14,7 +29,15 @@ import { createHash } from 'node:crypto'
 export function hashInput(value: unknown): string | undefined {
   const out: string[] = []
   if (!canon(value, out, new Set())) return undefined
-  return createHash('sha256').update(out.join('')).digest('base64url')
+  const text = out.join('')
+  if (text.length > RECENT_TEXT_MAX) return sha256(text)
+  let h = recent.get(text)
+  if (h === undefined) {
+    if (recent.size >= RECENT_MAX) recent.clear()
+    h = sha256(text)
+    recent.set(text, h)
+  }
+  return h
 }
 
 /** Appends the canonical text of `v` (type-tagged, length-prefixed); false when not hashable. */

@@ -2,19 +2,25 @@
  * The in-process tier in front of Valkey: bounded by entries and bytes, evicting with second
  * chance (an approximation of least-recently-used that costs a flag per hit), never outliving the entry in Valkey (nor its fresh time). Plain-data values are kept as
  * deeply frozen objects and handed out as they are — nobody can mutate the cached copy; values
- * with Dates, Maps, Sets or binary data are kept encoded and decoded on every hit.
+ * with Dates, Maps, Sets or binary data are kept encoded and each hit gets its own copy: decoded,
+ * or copied from a private decoded template when a copy is exact (`l1-copy.ts`).
  * Coherence comes from the bus: every write, delete and invalidation anywhere drops entries here,
  * and while the bus is disconnected the tier is emptied and bypassed.
  */
 import { globMatch } from '../boundary/binding'
 import type { Codec } from '../core/codec'
 import { CodecId } from '../core/codec'
+import { copyable, copyTemplate } from './l1-copy'
 
 export const L1_MISS: unique symbol = Symbol('ferrocache.l1miss')
 
 interface Slot {
+  /** The frozen value (JSON), or the decoded template hits get copies of (see `l1-copy.ts`). */
   value: unknown
+  /** The stored bytes, decoded on each hit, while there is no template. */
   encoded?: Buffer
+  /** Whether a template was looked for already (on the first hit). */
+  tried: boolean
   codec: number
   size: number
   expiresAt: number
@@ -58,8 +64,15 @@ export class L1 {
     }
     s.used = true
     this.hits++
-    if (s.encoded === undefined) return s.value
-    return this.codec.decode(s.codec, s.encoded, 0, s.encoded.length)
+    if (s.encoded === undefined) return s.codec === CodecId.JSON ? s.value : copyTemplate(s.value)
+    const v = this.codec.decode(s.codec, s.encoded, 0, s.encoded.length)
+    if (s.tried || s.codec !== CodecId.V8) return v
+    // First hit: when a copy of the decoded value is exact, later hits copy it instead of decoding.
+    s.tried = true
+    if (!copyable(v)) return v
+    s.value = v
+    s.encoded = undefined
+    return copyTemplate(v)
   }
 
   /** Whether `get(key)` would hit, without counting a hit or refreshing the entry. */
@@ -89,7 +102,16 @@ export class L1 {
     if (expiresAt <= now) return
     const old = this.slots.get(key)
     if (old !== undefined) this.remove(key, old)
-    const slot: Slot = { value: undefined, codec, size, expiresAt, tagged, used: false }
+    const slot: Slot = {
+      value: undefined,
+      encoded: undefined,
+      tried: false,
+      codec,
+      size,
+      expiresAt,
+      tagged,
+      used: false,
+    }
     if (codec === CodecId.JSON) {
       deepFreeze(value)
       slot.value = value
