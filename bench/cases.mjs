@@ -8,6 +8,7 @@
 import { isDeepStrictEqual } from 'node:util'
 import { median } from './harness.mjs'
 import { makePage, makeRecord, permutation } from './data.mjs'
+import { scalingCase } from './scaling.mjs'
 import { runStampede } from './stampede.mjs'
 
 const lazy = (fn) => {
@@ -208,6 +209,7 @@ export const CASES = [
       return blocks
     },
   },
+  scalingCase,
   {
     name: 'stampede',
     description:

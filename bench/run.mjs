@@ -4,11 +4,13 @@
 // Uses VALKEY_URL when set, otherwise starts a throwaway Valkey with scripts/valkey.mjs.
 import { parseArgs } from 'node:util'
 import { CASES } from './cases.mjs'
+import { measureMemory } from './memory.mjs'
 import { makeClients } from './clients/index.mjs'
 import { LatencyRecorder, WireMeter, collectGarbage, median, parseInfo, runFor } from './harness.mjs'
 import {
   describeError,
   machineInfo,
+  memoryLines,
   packageVersions,
   renderTables,
   summaryLine,
@@ -29,7 +31,7 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(
     'usage: node bench/run.mjs [--quick] [--rounds N] [--slice MS] [--only case,...] [--clients name,...] [--no-write]\n' +
-      `cases: ${CASES.map((c) => c.name).join(', ')}\n` +
+      `cases: ${CASES.map((c) => c.name).join(', ')}, memory\n` +
       `clients: ${makeClients()
         .map((c) => c.name)
         .join(', ')}`,
@@ -48,7 +50,8 @@ if (!(options.rounds >= 1) || !(options.sliceMs > 0)) throw new Error('--rounds 
 const list = (s) => (s ? s.split(',').map((x) => x.trim().toLowerCase()) : null)
 const onlyCases = list(args.only)
 const cases = CASES.filter((c) => !onlyCases || onlyCases.includes(c.name.toLowerCase()))
-if (!cases.length) throw new Error(`--only matched no case (cases: ${CASES.map((c) => c.name).join(', ')})`)
+if (!cases.length && !onlyCases?.includes('memory'))
+  throw new Error(`--only matched no case (cases: ${CASES.map((c) => c.name).join(', ')}, memory)`)
 const onlyClients = list(args.clients)
 const clients = makeClients().filter(
   (c) => c.kind === 'subject' || !onlyClients || onlyClients.some((n) => c.name.toLowerCase().includes(n)),
@@ -132,14 +135,14 @@ async function main() {
 
   const recorder = new LatencyRecorder()
   // One timed run of `op`: warm-up, full GC, closed loop for the slice; returns the round's numbers.
-  async function measure(op, concurrency) {
-    const guard = options.sliceMs + 60_000
-    await withTimeout(runFor(op, { concurrency, ms: options.warmupMs }), guard, 'warmup')
+  async function measure(op, concurrency, { sliceMs, warmupMs } = options) {
+    const guard = sliceMs + 60_000
+    await withTimeout(runFor(op, { concurrency, ms: warmupMs }), guard, 'warmup')
     collectGarbage()
     recorder.reset()
     await meter.start()
     const { ops, seconds } = await withTimeout(
-      runFor(op, { concurrency, ms: options.sliceMs, recorder }),
+      runFor(op, { concurrency, ms: sliceMs, recorder }),
       guard,
       'run',
     )
@@ -153,7 +156,7 @@ async function main() {
       // Cases with their own structure (getorset-hit, stampede) run themselves and return blocks.
       log(`\n${kase.name}: ${kase.description}`)
       try {
-        blocks.push(...(await kase.run({ url, clients, options, measure, log })))
+        blocks.push(...(await kase.run({ url, clients, options, measure, log, blocks })))
       } catch (e) {
         log(`  ${kase.name}: ${describeError(e)}`)
       }
@@ -215,6 +218,15 @@ async function main() {
     }
   }
 
+  let memory
+  if (!onlyCases || onlyCases.includes('memory')) {
+    log('\nmemory: L1 bytes per cached key, RSS per connection (child processes)')
+    try {
+      memory = await measureMemory(url, clients, log)
+    } catch (e) {
+      log(`  memory: ${describeError(e)}`)
+    }
+  }
   const report = {
     date: new Date().toISOString(),
     options,
@@ -222,8 +234,10 @@ async function main() {
     versions: await packageVersions(),
     wireOverheadBytes: meter.overhead,
     blocks,
+    ...(memory ? { memory } : {}),
   }
   console.log(`\n${renderTables(blocks)}\n`)
+  if (memory) console.log(`${memoryLines(memory).join('\n')}\n`)
   for (const b of blocks) console.log(summaryLine(b))
   if (!args['no-write']) {
     const files = await writeResults(report)
