@@ -267,6 +267,18 @@ describe('hashInput', () => {
     expect(hashInput(cyclic)).toBeUndefined()
     expect(hashInput({ f: () => 1 })).toBeUndefined()
   })
+
+  it('keeps the keys of earlier releases (pinned digests), remembered or not', () => {
+    // Short canonical texts are remembered, long ones hashed every time: both give the same digests.
+    for (let i = 0; i < 3; i++) {
+      expect(hashInput({ id: 42 })).toBe('0WGp26CrbbwtuCnU56w_cNeAg8Exc3Cg1FpyKNyDhtQ')
+      expect(hashInput({ q: 'x'.repeat(300), page: 2 })).toBe('Kh1vSw-mgnuchBgywAPWmzESzeK4j4wEAWi46C_TUSw')
+    }
+    // More distinct inputs than are remembered: still one digest per input.
+    const many = Array.from({ length: 1500 }, (_, i) => hashInput({ id: i }))
+    expect(new Set(many).size).toBe(1500)
+    expect(hashInput({ id: 42 })).toBe('0WGp26CrbbwtuCnU56w_cNeAg8Exc3Cg1FpyKNyDhtQ')
+  })
 })
 
 describe('invalidateMiddleware wiring', () => {

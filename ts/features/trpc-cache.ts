@@ -94,6 +94,7 @@ export function cacheMiddleware<TCtx = any, TMeta = any, TCtxIn = object, TInput
   checkFn('key', o.key)
   checkFn('tags', o.tags)
   const scope = o.scope
+  const fixedOptions = { ttl: o.ttl, grace: o.grace }
 
   const mw = async (opts: Opts): Promise<Result> => {
     if (opts.type !== 'query') return opts.next()
@@ -107,14 +108,18 @@ export function cacheMiddleware<TCtx = any, TMeta = any, TCtxIn = object, TInput
       scopePart = 'u.' + encodeURIComponent(String(s))
     }
     const raw = await opts.getRawInput()
-    const p: ProcedureInfo<ContextOf<TCtx, TCtxIn>, TInput> = {
-      input: (opts.input === undefined ? raw : opts.input) as TInput,
-      ctx: opts.ctx as ContextOf<TCtx, TCtxIn>,
-      path: opts.path,
-    }
+    // What `key`/`tags` receive; not built when neither is given (the common case).
+    const p: ProcedureInfo<ContextOf<TCtx, TCtxIn>, TInput> | undefined =
+      o.key || o.tags
+        ? {
+            input: (opts.input === undefined ? raw : opts.input) as TInput,
+            ctx: opts.ctx as ContextOf<TCtx, TCtxIn>,
+            path: opts.path,
+          }
+        : undefined
     let base: string
     if (o.key) {
-      base = o.key(p)
+      base = o.key(p as ProcedureInfo<ContextOf<TCtx, TCtxIn>, TInput>)
       if (typeof base !== 'string' || base === '') {
         throw new InvalidOptionError('cacheMiddleware: `key` must return a non-empty string')
       }
@@ -123,7 +128,7 @@ export function cacheMiddleware<TCtx = any, TMeta = any, TCtxIn = object, TInput
       if (h === undefined) return opts.next() // functions, symbols, cycles: not cacheable
       base = `${opts.path}:${h}`
     }
-    const tags = o.tags ? o.tags(p) : undefined
+    const tags = o.tags ? o.tags(p as ProcedureInfo<ContextOf<TCtx, TCtxIn>, TInput>) : undefined
     let mine: Result | undefined
     const stats = cache._procedure(opts.path)
     const trace = { coalesced: false, stale: false }
@@ -146,7 +151,7 @@ export function cacheMiddleware<TCtx = any, TMeta = any, TCtxIn = object, TInput
           if (r.data === undefined || isStream(r.data)) throw new Uncacheable(r)
           return r.data
         },
-        { ttl: o.ttl, grace: o.grace, ...(tags === undefined ? {} : { tags }) },
+        tags === undefined ? fixedOptions : { ttl: o.ttl, grace: o.grace, tags },
         trace,
       )
       countCall(stats, trace, loaded)
