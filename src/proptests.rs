@@ -266,8 +266,8 @@ proptest! {
   #[test]
   fn cluster_slots_replies_never_panic(reply in value(4)) {
     if let Ok(ranges) = parse_slot_ranges(reply) {
-      for (from, to, _) in ranges {
-        prop_assert!(from <= to && to < 16384);
+      for r in ranges {
+        prop_assert!(r.first <= r.last && r.last < 16384);
       }
     }
   }
@@ -289,8 +289,8 @@ proptest! {
         .collect(),
     );
     if let Ok(ranges) = parse_slot_ranges(reply) {
-      for (from, to, _) in ranges {
-        prop_assert!(from <= to && to < 16384);
+      for r in ranges {
+        prop_assert!(r.first <= r.last && r.last < 16384);
       }
     }
   }
