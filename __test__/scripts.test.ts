@@ -3,21 +3,13 @@
  * script runner reloads a script the server forgot), NOPERM is `E_NO_PERMISSION` with what to
  * grant, and the native engine's `async` calls reject with `code` already set.
  */
-import { afterAll, describe, expect, inject, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 import { valkeyCommand } from '../scripts/valkey.mjs'
-import { Cache, RateLimiter, SessionStore, type CacheOptions } from '../ts/index'
+import { Cache, RateLimiter, SessionStore } from '../ts/index'
 import type { NativeEngine } from '../ts/boundary/binding'
-import { rejection, uniquePrefix } from './contract'
+import { cacheFactory, rejection } from './contract'
 
-const open: Cache[] = []
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()))
-})
-function makeCache(options: CacheOptions = {}): Cache {
-  const cache = new Cache({ url: inject('valkeyUrl'), prefix: uniquePrefix('scripts'), ...options })
-  open.push(cache)
-  return cache
-}
+const { make: makeCache } = cacheFactory('scripts', () => ({ url: inject('valkeyUrl') }))
 /** The cache's native engine, to see its rejections before the TypeScript layer touches them. */
 function engineOf(cache: Cache): NativeEngine {
   return (cache as unknown as { shared: { transport: { engine: NativeEngine } } }).shared.transport.engine

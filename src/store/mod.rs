@@ -16,6 +16,8 @@ pub mod glob;
 pub mod keyspace;
 pub mod memory;
 pub mod standalone;
+#[cfg(test)]
+pub mod test_support;
 
 use crate::error::{CacheError, ErrorKind, Result};
 use crate::store::backend::{Backend, BusClients, KeysPage, ScanPosition};

@@ -334,6 +334,7 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::store::test_support::{closed_port, runtime};
   use std::time::Instant;
 
   fn cfg(url: &str) -> NodeConfig {
@@ -388,16 +389,8 @@ mod tests {
 
   #[test]
   fn fails_fast_and_backs_off_when_nothing_listens() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-      .enable_all()
-      .build()
-      .unwrap();
-    // Bind then drop a listener: the port is (almost certainly) closed now.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-      .unwrap()
-      .local_addr()
-      .unwrap()
-      .port();
+    let rt = runtime();
+    let port = closed_port();
     let pool = NodePool::new(&cfg(&format!("redis://127.0.0.1:{port}"))).unwrap();
     rt.block_on(async {
       let first = pool.connection().await.err().unwrap();

@@ -321,6 +321,7 @@ impl Backend for ClusterPool {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::store::test_support::{closed_port, runtime};
 
   fn cfg(seeds: &[&str]) -> ClusterConfig {
     ClusterConfig {
@@ -346,15 +347,8 @@ mod tests {
 
   #[test]
   fn fails_fast_when_no_seed_answers() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-      .enable_all()
-      .build()
-      .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-      .unwrap()
-      .local_addr()
-      .unwrap()
-      .port();
+    let rt = runtime();
+    let port = closed_port();
     let pool = ClusterPool::new(&cfg(&[&format!("redis://127.0.0.1:{port}")])).unwrap();
     rt.block_on(async {
       let cmd = Routed {
