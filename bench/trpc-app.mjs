@@ -6,12 +6,14 @@
 //   ceiling (no cache)  not a peer: answers from prebuilt values, i.e. a cache that cost nothing
 // Diagnostic variants (`extra`): 'ferrocache (ioPollUs 0)' (the I/O thread never polls after a
 // batch), 'ceiling (async answer)' (the ceiling behind a setImmediate: what answering
-// asynchronously, as a network cache does, changes on this HTTP stack by itself).
+// asynchronously, as a network cache does, changes on this HTTP stack by itself), and
+// 'ferrocache (l1 + async answer)' (the l1 variant's answer handed on after a setImmediate).
 export const INPUTS = 100
 export const CEILING = 'ceiling (no cache)'
 export const L1_VARIANT = 'ferrocache (l1)'
 export const NO_POLL_VARIANT = 'ferrocache (ioPollUs 0)'
 export const ASYNC_CEILING = 'ceiling (async answer)'
+export const ASYNC_L1 = 'ferrocache (l1 + async answer)'
 
 /** One report: Dates and Maps, so the value goes through superjson / the V8 codec, not plain JSON. */
 export function report(id) {
@@ -75,6 +77,14 @@ export async function makeRouters(url, extra = []) {
   const routers = {}
   for (const [name, cache] of Object.entries(caches))
     routers[name] = routerOf(cacheMiddleware(cache, { scope: 'public', ttl: 300 }))
+  if (extra.includes(ASYNC_L1)) {
+    const l1 = cacheMiddleware(caches[L1_VARIANT], { scope: 'public', ttl: 300 })
+    routers[ASYNC_L1] = routerOf(async (opts) => {
+      const r = await l1(opts)
+      await new Promise((resolve) => setImmediate(resolve))
+      return r
+    })
+  }
   routers.ioredis = routerOf(byHand)
   routers[CEILING] = routerOf(ceiling)
   if (extra.includes(ASYNC_CEILING)) {
