@@ -12,40 +12,18 @@ import {
   RENEW,
   entriesIn,
   entriesOf,
+  deadRecordsOf,
   entryFields,
-  fieldMap,
-  parseEntry,
+  nextId,
+  compareIds,
+  rawCount,
+  type Finished,
   type DeadRecord,
+  type Journal,
   type Journaled,
 } from './write-behind-records'
 
-export { partitionOf, type DeadRecord, type Journaled } from './write-behind-records'
-
-export interface Journal {
-  readonly partitions: number
-  append(part: number, key: string, op: 's' | 'd', codec: number, data: string | Uint8Array): Promise<string>
-  /** Takes free partitions up to this consumer's fair share, gives back extra ones; returns those owned. */
-  acquire(): Promise<number[]>
-  /** The next entries of an owned partition, oldest first ([] when none or when blocked on a dead owner's entries). */
-  read(part: number, count: number): Promise<Journaled[]>
-  /**
-   * The entries are done (flushed or dead-lettered): to be acknowledged and deleted. The stream
-   * journal sends that with the partition's next read (or when it gives the partition back).
-   */
-  done(part: number, ids: string[]): Promise<void>
-  deadLetter(e: Journaled, attempts: number, error: string): Promise<void>
-  deadLetters(count: number): Promise<DeadRecord[]>
-  /** Per partition, the id of the newest entry right now ('' when empty). */
-  marks(): Promise<string[]>
-  /** Whether every entry up to the marks is done. */
-  reached(marks: string[]): Promise<boolean>
-  /** Entries in the journal (all partitions). */
-  length(): Promise<number>
-  /** Gives the partitions back (another consumer takes over at once). */
-  release(): Promise<void>
-  /** A round failed midway: unacknowledged entries of ours may be pending. */
-  recheck?(): void
-}
+export { partitionOf, type DeadRecord, type Journal, type Journaled } from './write-behind-records'
 
 const GROUP = 'fc-wb'
 /** How often a consumer under its fair share tries to take more partitions, at most (ms). */
@@ -69,8 +47,13 @@ export class StreamJournal implements Journal {
   private readonly clean = new Set<number>()
   /** Per partition, when the latest successful renewal (or take) of its lease was sent. */
   private readonly confirmed = new Map<number, number>()
-  /** Per partition, ids done but not yet acknowledged: they travel with the next read. */
-  private readonly finished = new Map<number, string[]>()
+  /** Per partition, entries done but not yet acknowledged: they travel with the next read. */
+  private readonly finished = new Map<number, Finished>()
+  /**
+   * Per partition, the newest id of the last read when it was a read of new entries that all
+   * parsed: everything up to it is then done once those are, so it is trimmed, not deleted by id.
+   */
+  private readonly readUpTo = new Map<number, string>()
   /** This consumer's fair share of the partitions, from the latest heartbeat. */
   private share?: number
   private nextGrab = 0
@@ -101,6 +84,7 @@ export class StreamJournal implements Journal {
   }
   /** XREADGROUP for this consumer on stream `s`: from `'0'` (its own pending entries) or `'>'` (new ones). */
   private async readGroup(s: string, part: number, count: number, from: '0' | '>'): Promise<Journaled[]> {
+    this.readUpTo.delete(part)
     const reply = await this.cmd(s, [
       'XREADGROUP',
       'GROUP',
@@ -112,7 +96,13 @@ export class StreamJournal implements Journal {
       s,
       from,
     ])
-    return entriesOf(reply, part)
+    const entries = entriesOf(reply, part)
+    // Of new entries, the ones read are the oldest not yet delivered: with every older one done
+    // (the owner reads nothing new while any is pending), the stream can be trimmed up to them.
+    if (from === '>' && entries.length > 0 && entries.length === rawCount(reply)) {
+      this.readUpTo.set(part, entries[entries.length - 1].id)
+    }
+    return entries
   }
 
   append(
@@ -146,6 +136,9 @@ export class StreamJournal implements Journal {
     // reads instead of before them; the first round waits for it.
     if (this.share === undefined) await beat
     else beat.catch(() => {}) // a Valkey failure shows in this round's reads too
+    // Finished entries of partitions lost meanwhile: acknowledged now, not left for a takeover.
+    const orphans = [...this.finished.keys()].filter((p) => !this.owned.has(p))
+    await Promise.all(orphans.flatMap((p) => this.acknowledge(p)))
     const share = this.share ?? this.partitions
     // Over our fair share (a consumer joined): give partitions back, between batches, with their
     // finished entries acknowledged first so the next owner finds none of ours pending.
@@ -240,29 +233,38 @@ export class StreamJournal implements Journal {
     this.confirmed.delete(part)
   }
 
-  /** The first `n` finished ids of `part` were acknowledged. */
-  private forget(part: number, n: number): void {
-    const ids = this.finished.get(part)
-    if (ids === undefined || n === 0) return
-    if (n >= ids.length) this.finished.delete(part)
-    else ids.splice(0, n)
-  }
-
-  /** XACK + XDEL of the partition's finished entries (none when there are none). */
+  /**
+   * XACK of the partition's finished entries, and their removal: XTRIM MINID when they are the
+   * oldest in the stream (much cheaper for Valkey than XDEL by id), XDEL otherwise.
+   */
   private acknowledge(part: number): Promise<unknown>[] {
-    const ids = this.finished.get(part)
-    if (ids === undefined || ids.length === 0) return []
+    const f = this.finished.get(part)
+    if (f === undefined) return []
+    this.finished.delete(part)
     const s = this.stream(part)
-    const n = ids.length
-    const sent = ids.slice()
+    const sent = [this.cmd(s, ['XACK', s, GROUP, ...f.ids])]
+    if (f.del) sent.push(this.cmd(s, ['XDEL', s, ...f.ids]))
+    if (f.below !== undefined) sent.push(this.cmd(s, ['XTRIM', s, 'MINID', f.below]))
     return [
-      Promise.all([this.cmd(s, ['XACK', s, GROUP, ...sent]), this.cmd(s, ['XDEL', s, ...sent])]).then(() =>
-        this.forget(part, n),
-      ),
+      Promise.all(sent).catch((e: unknown) => {
+        this.finish(part, f) // not known to be done: sent again with the next command
+        throw e
+      }),
     ]
   }
 
+  /** Adds finished entries of `part` to those waiting to be acknowledged. */
+  private finish(part: number, f: Finished): void {
+    const had = this.finished.get(part)
+    if (had === undefined) return void this.finished.set(part, f)
+    had.ids.push(...f.ids)
+    had.del ||= f.del
+    if (f.below !== undefined && (had.below === undefined || compareIds(f.below, had.below) > 0))
+      had.below = f.below
+  }
+
   async read(part: number, count: number): Promise<Journaled[]> {
+    this.readUpTo.delete(part)
     await this.ensureGroup(part)
     // The usual round (lease confirmed recently, nothing of another consumer pending, our own
     // looked up): one round trip.
@@ -317,9 +319,10 @@ export class StreamJournal implements Journal {
 
   done(part: number, ids: string[]): Promise<void> {
     if (ids.length > 0) {
-      const list = this.finished.get(part)
-      if (list === undefined) this.finished.set(part, ids.slice())
-      else for (const id of ids) list.push(id)
+      const upTo = this.readUpTo.get(part)
+      const trim = upTo !== undefined && ids[ids.length - 1] === upTo
+      this.readUpTo.delete(part)
+      this.finish(part, { ids: ids.slice(), del: !trim, below: trim ? nextId(upTo) : undefined })
     }
     return Promise.resolve()
   }
@@ -348,19 +351,7 @@ export class StreamJournal implements Journal {
       'COUNT',
       String(count),
     ])) as unknown[]
-    const out: DeadRecord[] = []
-    for (const r of Array.isArray(raw) ? raw : []) {
-      const e = parseEntry(r, -1)
-      if (e === undefined) continue
-      const m = fieldMap((r as [string, (string | null)[]])[1])
-      out.push({
-        ...e,
-        uid: m.get('src') ?? e.id,
-        attempts: Number(m.get('a') ?? 0),
-        error: m.get('err') ?? '',
-      })
-    }
-    return out
+    return deadRecordsOf(raw)
   }
 
   async marks(): Promise<string[]> {

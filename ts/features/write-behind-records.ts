@@ -1,7 +1,7 @@
 /**
- * What the write-behind journal stores and reads back: the entry and dead-letter shapes, the
- * partition of a key, the parsing of stream replies (anything from the network is checked), and
- * the Lua scripts run in a partition's slot.
+ * What a write-behind journal is (the interface both journals implement) and what it stores and
+ * reads back: the entry and dead-letter shapes, the partition of a key, stream ids, the parsing of
+ * stream replies (anything from the network is checked), and the lease scripts.
  */
 
 /** One journaled write as stored. `op` 's' = set, 'd' = delete. */
@@ -21,6 +21,32 @@ export interface Journaled {
 export interface DeadRecord extends Journaled {
   attempts: number
   error: string
+}
+
+export interface Journal {
+  readonly partitions: number
+  append(part: number, key: string, op: 's' | 'd', codec: number, data: string | Uint8Array): Promise<string>
+  /** Takes free partitions up to this consumer's fair share, gives back extra ones; returns those owned. */
+  acquire(): Promise<number[]>
+  /** The next entries of an owned partition, oldest first ([] when none or when blocked on a dead owner's entries). */
+  read(part: number, count: number): Promise<Journaled[]>
+  /**
+   * The entries are done (flushed or dead-lettered): to be acknowledged and deleted. The stream
+   * journal sends that with the partition's next read (or when it gives the partition back).
+   */
+  done(part: number, ids: string[]): Promise<void>
+  deadLetter(e: Journaled, attempts: number, error: string): Promise<void>
+  deadLetters(count: number): Promise<DeadRecord[]>
+  /** Per partition, the id of the newest entry right now ('' when empty). */
+  marks(): Promise<string[]>
+  /** Whether every entry up to the marks is done. */
+  reached(marks: string[]): Promise<boolean>
+  /** Entries in the journal (all partitions). */
+  length(): Promise<number>
+  /** Gives the partitions back (another consumer takes over at once). */
+  release(): Promise<void>
+  /** A round failed midway: unacknowledged entries of ours may be pending. */
+  recheck?(): void
 }
 
 /** FNV-1a: the key's partition (stable across processes and versions). */
@@ -68,6 +94,23 @@ export function parseEntry(raw: unknown, part: number): Journaled | undefined {
   return { id: raw[0], uid: `${part}-${raw[0]}`, key, op, codec: Number(codec ?? 0), data }
 }
 
+/** Dead letters from an XRANGE reply of the dead-letter stream. */
+export function deadRecordsOf(raw: unknown): DeadRecord[] {
+  const out: DeadRecord[] = []
+  for (const r of Array.isArray(raw) ? raw : []) {
+    const e = parseEntry(r, -1)
+    if (e === undefined) continue
+    const m = fieldMap((r as [string, Fields])[1])
+    out.push({
+      ...e,
+      uid: m.get('src') ?? e.id,
+      attempts: Number(m.get('a') ?? 0),
+      error: m.get('err') ?? '',
+    })
+  }
+  return out
+}
+
 /** Entries of a list of stream entries ([id, fields] pairs), oldest first; malformed ones skipped. */
 export function entriesIn(list: unknown, part: number): Journaled[] {
   if (!Array.isArray(list)) return []
@@ -86,6 +129,31 @@ export function entriesOf(reply: unknown, part: number): Journaled[] {
   return entriesIn(Array.isArray(first) ? first[1] : undefined, part)
 }
 
+/** Entries done, to acknowledge: deleted by id (`del`), or by trimming everything below `below`. */
+export interface Finished {
+  ids: string[]
+  del: boolean
+  below?: string
+}
+
+/** The stream id right after `id` ("ms-seq"): XTRIM MINID keeps ids from there on. */
+export function nextId(id: string): string {
+  const dash = id.indexOf('-')
+  return `${id.slice(0, dash)}-${BigInt(id.slice(dash + 1)) + 1n}`
+}
+
+/** Orders two stream ids. */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt)
+  const [bm, bs] = b.split('-').map(BigInt)
+  return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1
+}
+
+/** How many entries an XREADGROUP reply holds, parsed or not. */
+export function rawCount(reply: unknown): number {
+  const first = Array.isArray(reply) ? (reply[0] as unknown) : undefined
+  return Array.isArray(first) && Array.isArray(first[1]) ? first[1].length : 0
+}
 /** Renews a partition's lease if it is still ours. KEYS: lock; ARGV: token, lease ms. */
 export const RENEW =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
