@@ -8,8 +8,9 @@
 //   3. write-behind: writer.set vs a hand-written ioredis pipeline doing the same work (SET of the
 //      JSON value + XADD of the journal entry into one of 16 streams), then flush throughput into
 //      a sink (a Map): a backlog journaled while the sink is shut, timed from opening it to drained
-//   node bench/strategies.mjs [--ms 3000] [--rounds 5] [--backlog 20000]
-//   --ms: time per variant, split over the rounds (each round runs every variant once)
+//   node bench/strategies.mjs [--ms 3000] [--rounds 25] [--backlog 20000]
+//   --ms: time per variant, split over the rounds (each round runs every variant once); short
+//   rounds pair the variants closely in time, which keeps the ratio steady on a loaded machine
 // Uses VALKEY_URL when set, otherwise starts a throwaway Valkey with scripts/valkey.mjs.
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
@@ -20,14 +21,15 @@ import { collectGarbage, runFor } from './harness.mjs'
 const { values } = parseArgs({
   options: {
     ms: { type: 'string', default: '3000' },
-    rounds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '25' },
     backlog: { type: 'string', default: '20000' },
   },
 })
 const MS = Number(values.ms)
 const ROUNDS = Math.max(1, Number(values.rounds))
-const ROUND_MS = Math.max(200, Math.round(MS / ROUNDS))
+const ROUND_MS = Math.max(100, Math.round(MS / ROUNDS))
 const BACKLOG = Number(values.backlog)
+const FLUSH_ROUNDS = 5
 const C = 64
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const median = (xs) => {
@@ -39,23 +41,48 @@ const url = process.env.VALKEY_URL ?? server.url
 const prefix = `bench-strat:${process.pid}:`
 const cache = new Cache({ url, prefix })
 await cache.health()
+const { Redis } = createRequire(import.meta.url)('ioredis')
+const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
+await redis.connect()
+/** Commands Valkey has run so far (INFO commandstats), not counting these INFO calls. */
+let infoCalls = 0
+async function commandsRun() {
+  const text = await redis.info('commandstats')
+  infoCalls++
+  let n = 0
+  for (const m of text.matchAll(/calls=(\d+)/g)) n += Number(m[1])
+  return n - infoCalls
+}
 const row = (name, value, unit) => {
   console.log(`${name.padEnd(62)} ${typeof value === 'number' ? value.toFixed(2) : value} ${unit}`)
 }
 
-/** Runs `variants` ({ name: op }) in alternating rounds; returns per-variant ops/s arrays. */
+/**
+ * Runs `variants` ({ name: op }) in alternating rounds; returns per-variant arrays of ops/s and of
+ * ops per CPU second of this process (less sensitive to other processes' load than wall time).
+ */
 async function alternate(variants) {
   const names = Object.keys(variants)
   const rates = Object.fromEntries(names.map((n) => [n, []]))
+  const perCpu = Object.fromEntries(names.map((n) => [n, []]))
+  const commands = Object.fromEntries(names.map((n) => [n, 0]))
+  const ops = Object.fromEntries(names.map((n) => [n, 0]))
   for (let r = 0; r < ROUNDS; r++) {
     // Odd rounds run the variants in reverse, so neither always goes first.
     for (const n of r % 2 ? [...names].reverse() : names) {
       collectGarbage()
+      const before = await commandsRun()
+      const cpu = process.cpuUsage()
       const res = await runFor(variants[n], { concurrency: C, ms: ROUND_MS })
+      const used = process.cpuUsage(cpu)
+      commands[n] += (await commandsRun()) - before
+      ops[n] += res.ops
       rates[n].push(res.ops / res.seconds)
+      perCpu[n].push(res.ops / ((used.user + used.system) / 1e6))
     }
   }
-  return rates
+  const perOp = Object.fromEntries(names.map((n) => [n, commands[n] / ops[n]]))
+  return { ...rates, cpu: perCpu, commandsPerOp: perOp }
 }
 const ratios = (a, b) => a.map((x, i) => x / b[i])
 const spread = (xs) => `[${xs.map((x) => x.toFixed(x >= 100 ? 0 : 2)).join(' ')}]`
@@ -73,6 +100,14 @@ row('getOrSet hit, plain (median ops/s)', median(hits.plain), 'ops/s')
 row('getOrSet hit, refreshAhead 0.8 (median ops/s)', median(hits.ahead), 'ops/s')
 const hitRatios = ratios(hits.ahead, hits.plain)
 row(`refresh-ahead / plain, median of ${ROUNDS} rounds ${spread(hitRatios)}`, median(hitRatios), '×')
+const hitCpu = ratios(hits.cpu.ahead, hits.cpu.plain)
+row(`  same, ops per CPU second of this process ${spread(hitCpu)}`, median(hitCpu), '×')
+const perHit = hits.commandsPerOp
+row(
+  'Valkey commands per hit: plain / refresh-ahead',
+  `${perHit.plain.toFixed(3)} / ${perHit.ahead.toFixed(3)}`,
+  '',
+)
 
 // 2. Warming.
 const slow = (i) => async () => {
@@ -105,9 +140,6 @@ const writer = cache.writeBehind({
     for (const e of batch) sink.set(e.key, e.value)
   },
 })
-const { Redis } = createRequire(import.meta.url)('ioredis')
-const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
-await redis.connect()
 const TTL_MS = 3_600_000
 // What writer.set stores, by hand: the value under its key, and a journal entry in the stream of
 // the key's partition (the same fields), sent as one pipeline per write.
@@ -138,12 +170,20 @@ row('writer.set (cached + journaled, median ops/s)', median(sets['writer.set']),
 row('ioredis pipeline SET + XADD (median ops/s)', median(sets.ioredis), 'ops/s')
 const setRatios = ratios(sets['writer.set'], sets.ioredis)
 row(`writer.set / ioredis, median of ${ROUNDS} rounds ${spread(setRatios)}`, median(setRatios), '×')
+const setCpu = ratios(sets.cpu['writer.set'], sets.cpu.ioredis)
+row(`  same, ops per CPU second of this process ${spread(setCpu)}`, median(setCpu), '×')
+const perSet = sets.commandsPerOp
+row(
+  'Valkey commands per write: writer.set / ioredis',
+  `${perSet['writer.set'].toFixed(3)} / ${perSet.ioredis.toFixed(3)}`,
+  '',
+)
 
 // Flush: drain what the rounds above journaled (untimed), then time backlogs of BACKLOG entries.
 open()
 await writer.drain()
 const flushRates = []
-for (let r = 0; r < 3; r++) {
+for (let r = 0; r < FLUSH_ROUNDS; r++) {
   gate = new Promise((res) => (open = res))
   let next = 0
   await Promise.all(
@@ -161,7 +201,7 @@ for (let r = 0; r < 3; r++) {
   flushRates.push(BACKLOG / ((performance.now() - t0) / 1000))
 }
 row(
-  `flush a backlog of ${BACKLOG} entries into a Map sink, median of 3 ${spread(flushRates)}`,
+  `flush a backlog of ${BACKLOG} entries into a Map sink, median of ${FLUSH_ROUNDS} ${spread(flushRates)}`,
   median(flushRates),
   'entries/s',
 )
