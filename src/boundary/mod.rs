@@ -1,6 +1,7 @@
 //! The JS ↔ Rust boundary below `lib.rs`: the request frame JS writes and the completion frame it
 //! reads (`frame`; `group` folds the GETs of one `getMany` into one completion), the queue finished requests wait in until JS drains them (`completion`), and
-//! how long the I/O thread keeps polling for a caller that comes back quickly (`poll_window`).
+//! how long the I/O thread keeps polling for a caller that comes back quickly (`poll_window`),
+//! and how engine errors reach JS with their `code` set (`js_error`).
 //!
 //! Owns the wire format of the boundary. May import `error` only; the engine and the features
 //! import it, never the other way round.
@@ -8,4 +9,5 @@
 pub mod completion;
 pub mod frame;
 pub mod group;
+pub mod js_error;
 pub mod poll_window;
