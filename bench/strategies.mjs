@@ -69,8 +69,10 @@ async function alternate(variants) {
   const ops = Object.fromEntries(names.map((n) => [n, 0]))
   for (let r = 0; r < ROUNDS; r++) {
     // Odd rounds run the variants in reverse, so neither always goes first.
+    // No forced GC between rounds: a full collection before each short round slowed whichever
+    // variant's code it had just flushed (refresh-ahead hits read 0.73–0.91× plain with it, ~1.0×
+    // without); garbage from alternating rounds lands on both variants alike.
     for (const n of r % 2 ? [...names].reverse() : names) {
-      collectGarbage()
       const before = await commandsRun()
       const cpu = process.cpuUsage()
       const res = await runFor(variants[n], { concurrency: C, ms: ROUND_MS })
