@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { Registry } from 'prom-client'
 import { afterAll, describe, expect, inject, it } from 'vitest'
-import { Cache, promCollector, renderMetrics } from '../ts/index'
+import { Cache, promCollector, renderMetrics, type WriteBehindEntry } from '../ts/index'
 import { promtool } from '../scripts/promtool.mjs'
 import { uniquePrefix } from './contract'
 
@@ -86,6 +86,58 @@ describe('Prometheus exposition', () => {
     expect(count('ferrocache_get_duration_seconds')).toBe(7)
     expect(count('ferrocache_load_duration_seconds')).toBe(1)
     expect(text).toMatch(/^ferrocache_get_duration_seconds_bucket\{[^}]*le="\+Inf"\} 7$/m)
+  })
+
+  it('strategy counters are exported: refresh-ahead, write-through and write-behind, valid for promtool', async () => {
+    const c = new Cache({
+      url: inject('valkeyUrl'),
+      prefix: uniquePrefix('metrics'),
+      name: 'strat',
+      maxValueBytes: 64,
+      logger: false,
+    })
+    open.push(c)
+    // Refresh-ahead: an entry due at once (refreshAhead 0.001 of 60 s); the second refresh fails.
+    const opts = { ttl: 60, refreshAhead: 0.001 }
+    let calls = 0
+    const loader = () => {
+      if (++calls === 3) throw new Error('source down')
+      return calls
+    }
+    await c.getOrSet('r', loader, opts)
+    await new Promise((r) => setTimeout(r, 100))
+    for (let i = 0; i < 2; i++) {
+      await c.getOrSet('r', loader, opts)
+      for (let t = 0; t < 100 && c.stats().refreshes + c.stats().refreshErrors <= i; t++)
+        await new Promise((r) => setTimeout(r, 10))
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    // Write-through: the source written, the value too large to cache (counted, key invalidated).
+    await c.writeThrough('big', 'x'.repeat(1000), () => {})
+    // Write-behind: two writers of one name count as one series; a second name is its own.
+    const rows = new Map<string, unknown>()
+    const flush = (batch: WriteBehindEntry[]) => batch.forEach((e) => rows.set(e.key, e.value))
+    const w1 = c.writeBehind({ name: 'orders', flush, maxDelayMs: 20 })
+    const w2 = c.writeBehind({ name: 'orders', flush, maxDelayMs: 20 })
+    const w3 = c.writeBehind({ name: 'users', flush, maxDelayMs: 20 })
+    await Promise.all([w1.set('o1', 1), w2.set('o2', 2), w2.set('o3', 3), w3.set('u1', 1)])
+    await Promise.all([w1.drain(), w2.drain(), w3.drain()])
+    await w2.close() // a closed writer's counts stay in its name's totals
+    const text = await c.metrics()
+    expect(check(text)).toEqual({ status: 0, out: '' })
+    const value = (series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1])
+    const labels = `cache="strat",prefix="${c.prefix}"`
+    expect(value(`ferrocache_refreshes_total{${labels}}`)).toBe(c.stats().refreshes)
+    expect(c.stats().refreshes).toBeGreaterThanOrEqual(1)
+    expect(value(`ferrocache_refresh_errors_total{${labels}}`)).toBe(1)
+    expect(value(`ferrocache_write_through_errors_total{${labels}}`)).toBe(1)
+    expect(value(`ferrocache_write_behind_journaled_total{${labels},writer="orders"}`)).toBe(3)
+    expect(value(`ferrocache_write_behind_journaled_total{${labels},writer="users"}`)).toBe(1)
+    expect(value(`ferrocache_write_behind_dead_lettered_total{${labels},writer="orders"}`)).toBe(0)
+    expect(text).toMatch(/^# TYPE ferrocache_write_behind_pending gauge$/m)
+    expect(text).toMatch(/^# HELP ferrocache_write_behind_flushed_total /m)
+    await Promise.all([w1.close(), w3.close()])
   })
 
   it('a down cache still renders valid text (up 0, ping NaN)', async () => {

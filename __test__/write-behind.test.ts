@@ -167,6 +167,66 @@ function suite(mode: string, base: () => CacheOptions): void {
       await writer.close()
     })
 
+    it('a backlog of many batches: each flush call at most batchSize, one write per key, in order; the journal ends empty', async () => {
+      const cache = make()
+      const sink = sinkOf()
+      let open = () => {}
+      const gate = new Promise<void>((r) => (open = r))
+      const writer = cache.writeBehind({
+        name: 'backlog',
+        batchSize: 50,
+        maxDelayMs: 20,
+        flush: async (batch) => {
+          await gate
+          sink.flush(batch)
+        },
+      })
+      for (let v = 0; v < 3; v++) {
+        await Promise.all(Array.from({ length: 1000 }, (_, i) => writer.set(`k${i}`, v)))
+      }
+      open()
+      await writer.drain()
+      expect(sink.rows.size).toBe(1000)
+      for (let i = 0; i < 1000; i++) expect(sink.rows.get(`k${i}`), `k${i}`).toBe(2)
+      for (const batch of sink.calls) {
+        expect(batch.length).toBeLessThanOrEqual(50)
+        expect(new Set(batch.map((e) => e.key)).size).toBe(batch.length)
+      }
+      const versions = new Map<string, number[]>()
+      for (const e of sink.calls.flat())
+        versions.set(e.key, [...(versions.get(e.key) ?? []), e.value as number])
+      for (const [k, vs] of versions)
+        expect(
+          [...vs].sort((a, b) => a - b),
+          k,
+        ).toEqual(vs)
+      expect(writer.stats()).toMatchObject({ journaled: 3000, flushed: 3000, deadLettered: 0 })
+      if (mode !== 'memory') {
+        // Finished entries are acknowledged and removed from the streams, nothing left pending.
+        await writer.close()
+        for (let p = 0; p < 16; p++) {
+          const s = `${cache.prefix}{fc-wb:backlog:${p}}`
+          expect(await cache._command(s, ['XLEN', s]), s).toBe(0)
+          expect(((await cache._command(s, ['XPENDING', s, 'fc-wb'])) as unknown[])[0], s).toBe(0)
+        }
+      }
+      await writer.close()
+    })
+
+    if (mode !== 'memory') {
+      it('a write whose journal append fails rejects, and its value is not left cached', async () => {
+        const cache = make()
+        const stream = `${cache.prefix}{fc-wb:broken:0}`
+        await cache._command(stream, ['SET', stream, 'not a stream']) // XADD answers WRONGTYPE
+        const writer = cache.writeBehind({ name: 'broken', flush: () => {}, partitions: 1, maxDelayMs: 20 })
+        await cache.set('k', 'old')
+        await expect(writer.set('k', 'new')).rejects.toMatchObject({ code: 'E_SERVER' })
+        expect(await cache.get('k')).not.toBe('new')
+        expect(writer.stats().journaled).toBe(0)
+        await writer.close()
+      })
+    }
+
     it('validates its options', () => {
       const cache = make()
       const flush = () => {}

@@ -379,7 +379,7 @@ export class Cache extends CacheOperations {
    * ```
    */
   writeBehind(options: WriteBehindOptions): WriteBehind {
-    return createWriteBehind(this, options)
+    return createWriteBehind(this, options, this.shared.telemetry.writers)
   }
 
   /** @internal A forced load under the lease (warm with `force`): true when the loader ran here. */

@@ -33,7 +33,7 @@ export interface HealthReport {
 }
 
 import { CacheError } from '../core/errors'
-import type { Histogram, ProcedureStats, Telemetry } from './telemetry'
+import type { Histogram, ProcedureStats, Telemetry, WriterCounts } from './telemetry'
 import type { FlightCounters } from './flight-plan'
 
 /** One cache's share of an exposition. */
@@ -66,6 +66,19 @@ const FAMILIES: [NumericStat, string, string, Kind][] = [
     'counter',
   ],
   ['staleServed', 'ferrocache_stale_served_total', 'Stale values served within grace.', 'counter'],
+  ['refreshes', 'ferrocache_refreshes_total', 'Refresh-ahead loads run by this process.', 'counter'],
+  [
+    'refreshErrors',
+    'ferrocache_refresh_errors_total',
+    'Refresh-ahead loads that failed (the current value stayed in place).',
+    'counter',
+  ],
+  [
+    'writeThroughErrors',
+    'ferrocache_write_through_errors_total',
+    'writeThrough calls whose caching failed after the source was written (key invalidated).',
+    'counter',
+  ],
   [
     'errors',
     'ferrocache_errors_total',
@@ -84,6 +97,35 @@ const FAMILIES: [NumericStat, string, string, Kind][] = [
   ['hitRate', 'ferrocache_hit_ratio', 'hits / (hits + misses), 0 before the first read.', 'gauge'],
 ]
 
+/** Write-behind families, one series per writer name: [counter, metric name, help, type]. */
+const WRITER_FAMILIES: [keyof WriterCounts, string, string, Kind][] = [
+  [
+    'journaled',
+    'ferrocache_write_behind_journaled_total',
+    'Writes journaled by write-behind writers.',
+    'counter',
+  ],
+  [
+    'flushed',
+    'ferrocache_write_behind_flushed_total',
+    'Journal entries finished by a successful flush (superseded ones included).',
+    'counter',
+  ],
+  ['retries', 'ferrocache_write_behind_retries_total', 'Failed flush calls that were retried.', 'counter'],
+  [
+    'deadLettered',
+    'ferrocache_write_behind_dead_lettered_total',
+    'Journal entries moved to the dead-letter stream.',
+    'counter',
+  ],
+  [
+    'pending',
+    'ferrocache_write_behind_pending',
+    'Entries in the journal (all consumers), as of the last round that found nothing to do.',
+    'gauge',
+  ],
+]
+
 const HISTOGRAMS: ['get' | 'set' | 'load', string, string][] = [
   ['get', 'ferrocache_get_duration_seconds', 'get() round trip (L2 reads; L1 hits are not timed).'],
   ['set', 'ferrocache_set_duration_seconds', 'set() round trip, until Valkey acknowledged the write.'],
@@ -96,6 +138,7 @@ export const METRIC_NAMES: readonly string[] = [
   'ferrocache_up',
   'ferrocache_ping_seconds',
   ...HISTOGRAMS.map((h) => h[1]),
+  ...WRITER_FAMILIES.map((f) => f[1]),
   'ferrocache_trpc_hits_total',
   'ferrocache_trpc_misses_total',
   'ferrocache_trpc_stale_served_total',
@@ -151,6 +194,14 @@ export function renderExposition(sources: readonly MetricsSource[]): string {
   for (const [which, name, help] of HISTOGRAMS) {
     family(name, help, 'histogram')
     sources.forEach((s, i) => histogram(lines, name, labels[i], s.telemetry[which]))
+  }
+  const writers = sources.map((s) => s.telemetry.writers.byName())
+  for (const [field, name, help, type] of WRITER_FAMILIES) {
+    family(name, help, type)
+    sources.forEach((_, i) => {
+      for (const [writer, c] of writers[i])
+        lines.push(`${name}{${labels[i]},writer="${esc(writer)}"} ${num(c[field])}`)
+    })
   }
   const procs: [string, (p: ProcedureStats) => number, string][] = [
     ['ferrocache_trpc_hits_total', (p) => p.hits, 'tRPC cached procedure calls answered from the cache.'],

@@ -1,6 +1,6 @@
 /**
  * What a cache knows about itself beyond counters: latency histograms (get, set, getOrSet loads),
- * per-procedure tRPC stats, and whether Valkey is reachable — with events and one log line per
+ * per-procedure tRPC stats, its write-behind writers' counters, and whether Valkey is reachable — with events and one log line per
  * transition. Shared by all namespaces of one `Cache`.
  */
 import { performance } from 'node:perf_hooks'
@@ -74,11 +74,63 @@ export const LOG_INTERVAL_MS = 10_000
 
 const CONNECTION_CODES = new Set(['E_CONNECTION', 'E_TIMEOUT'])
 
+/** A write-behind writer's counters, as the exposition reads them. */
+export interface WriterCounts {
+  journaled: number
+  flushed: number
+  retries: number
+  deadLettered: number
+  pending: number
+}
+
+/** The write-behind writers of one cache, for the exposition: live ones, and what closed ones counted. */
+export class WriterRegistry {
+  private readonly live = new Set<{ readonly name: string; stats(): WriterCounts }>()
+  private readonly closed = new Map<string, WriterCounts>()
+
+  add(w: { readonly name: string; stats(): WriterCounts }): () => void {
+    this.live.add(w)
+    return () => {
+      if (!this.live.delete(w)) return
+      // Counters never go down: a closed writer's counts stay in its name's totals (its backlog does not).
+      const t = this.closed.get(w.name) ?? {
+        journaled: 0,
+        flushed: 0,
+        retries: 0,
+        deadLettered: 0,
+        pending: 0,
+      }
+      const s = w.stats()
+      this.closed.set(w.name, {
+        journaled: t.journaled + s.journaled,
+        flushed: t.flushed + s.flushed,
+        retries: t.retries + s.retries,
+        deadLettered: t.deadLettered + s.deadLettered,
+        pending: 0,
+      })
+    }
+  }
+
+  /** Counts by writer name (writers sharing a name summed), sorted by name. */
+  byName(): [string, WriterCounts][] {
+    const out = new Map<string, WriterCounts>()
+    for (const [name, c] of this.closed) out.set(name, { ...c })
+    for (const w of this.live) {
+      const s = w.stats()
+      const t = out.get(w.name)
+      if (t === undefined) out.set(w.name, { ...s })
+      else for (const k of Object.keys(s) as (keyof WriterCounts)[]) t[k] += s[k]
+    }
+    return [...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  }
+}
+
 export class Telemetry implements TransportObserver {
   readonly get = new Histogram()
   readonly set = new Histogram()
   readonly load = new Histogram()
   readonly procedures = new Map<string, ProcedureStats>()
+  readonly writers = new WriterRegistry()
   /** OpenTelemetry instruments, when the API is installed. */
   otel?: { recordDuration(operation: string, seconds: number): void }
   /** False from the first connection failure until a request succeeds again. */

@@ -7,89 +7,27 @@
  * the same interface (not crash-durable).
  */
 import { randomBytes } from 'node:crypto'
+import {
+  RELEASE,
+  RENEW,
+  entriesIn,
+  entriesOf,
+  deadRecordsOf,
+  entryFields,
+  nextId,
+  compareIds,
+  rawCount,
+  type Finished,
+  type DeadRecord,
+  type Journal,
+  type Journaled,
+} from './write-behind-records'
 
-/** One journaled write as stored. `op` 's' = set, 'd' = delete. */
-export interface Journaled {
-  /** The entry's id in its partition's stream. */
-  id: string
-  /** Unique across partitions and stable across redeliveries: what `flush` sees as `id`. */
-  uid: string
-  key: string
-  op: 's' | 'd'
-  codec: number
-  /** Encoded value (JSON text, or bytes) — empty for deletes. */
-  data: string | Buffer
-}
-
-/** A dead-lettered write as stored. */
-export interface DeadRecord extends Journaled {
-  attempts: number
-  error: string
-}
-
-export interface Journal {
-  readonly partitions: number
-  append(part: number, key: string, op: 's' | 'd', codec: number, data: string | Uint8Array): Promise<string>
-  /** Takes free partitions up to this consumer's fair share, renews owned ones; returns those owned. */
-  acquire(): Promise<number[]>
-  /** The next entries of an owned partition, oldest first ([] when none or when blocked on a dead owner's entries). */
-  read(part: number, count: number): Promise<Journaled[]>
-  /** The entries are done (flushed or dead-lettered): acknowledged and deleted. */
-  done(part: number, ids: string[]): Promise<void>
-  deadLetter(e: Journaled, attempts: number, error: string): Promise<void>
-  deadLetters(count: number): Promise<DeadRecord[]>
-  /** Per partition, the id of the newest entry right now ('' when empty). */
-  marks(): Promise<string[]>
-  /** Whether every entry up to the marks is done. */
-  reached(marks: string[]): Promise<boolean>
-  /** Entries in the journal (all partitions). */
-  length(): Promise<number>
-  /** Gives the partitions back (another consumer takes over at once). */
-  release(): Promise<void>
-  /** A round failed midway: unacknowledged entries of ours may be pending. */
-  recheck?(): void
-}
+export { partitionOf, type DeadRecord, type Journal, type Journaled } from './write-behind-records'
 
 const GROUP = 'fc-wb'
-const RENEW =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
-const RELEASE =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
-
-/** FNV-1a: the key's partition (stable across processes and versions). */
-export function partitionOf(key: string, partitions: number): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return (h >>> 0) % partitions
-}
-
-type Fields = (string | null)[]
-
-function parseEntry(raw: unknown, part: number): Journaled | undefined {
-  if (!Array.isArray(raw) || typeof raw[0] !== 'string') return undefined
-  const f = raw[1] as Fields | null
-  if (!Array.isArray(f)) return undefined // deleted while pending
-  const m = new Map<string, string>()
-  for (let i = 0; i + 1 < f.length; i += 2) m.set(String(f[i]), String(f[i + 1]))
-  const key = m.get('k')
-  const op = m.get('o')
-  if (key === undefined || (op !== 's' && op !== 'd')) return undefined
-  const v = m.get('v') ?? ''
-  const data = m.get('e') === 'b' ? Buffer.from(v, 'base64') : v
-  return { id: raw[0], uid: `${part}-${raw[0]}`, key, op, codec: Number(m.get('c') ?? 0), data }
-}
-
-/** Entries from an XREADGROUP reply ([[stream, entries]] in RESP2 or RESP3 form), oldest first. */
-function entriesOf(reply: unknown, part: number): Journaled[] {
-  if (!Array.isArray(reply) || reply.length === 0) return []
-  const first = reply[0] as unknown[]
-  const list = Array.isArray(first) ? first[1] : undefined
-  if (!Array.isArray(list)) return []
-  return list.map((r) => parseEntry(r, part)).filter((e): e is Journaled => e !== undefined)
-}
+/** How often a consumer under its fair share tries to take more partitions, at most (ms). */
+const GRAB_EVERY_MS = 250
 
 /** What the stream journal needs of a cache: its prefix and raw commands (not the `Cache` class). */
 export interface JournalStore {
@@ -107,6 +45,18 @@ export class StreamJournal implements Journal {
    * partition, so none can appear until it changes hands: checked once per acquisition.
    */
   private readonly clean = new Set<number>()
+  /** Per partition, when the latest successful renewal (or take) of its lease was sent. */
+  private readonly confirmed = new Map<number, number>()
+  /** Per partition, entries done but not yet acknowledged: they travel with the next read. */
+  private readonly finished = new Map<number, Finished>()
+  /**
+   * Per partition, the newest id of the last read when it was a read of new entries that all
+   * parsed: everything up to it is then done once those are, so it is trimmed, not deleted by id.
+   */
+  private readonly readUpTo = new Map<number, string>()
+  /** This consumer's fair share of the partitions, from the latest heartbeat. */
+  private share?: number
+  private nextGrab = 0
   private readonly base: string
   private readonly consumersKey: string
   private readonly deadKey: string
@@ -134,6 +84,7 @@ export class StreamJournal implements Journal {
   }
   /** XREADGROUP for this consumer on stream `s`: from `'0'` (its own pending entries) or `'>'` (new ones). */
   private async readGroup(s: string, part: number, count: number, from: '0' | '>'): Promise<Journaled[]> {
+    this.readUpTo.delete(part)
     const reply = await this.cmd(s, [
       'XREADGROUP',
       'GROUP',
@@ -145,7 +96,13 @@ export class StreamJournal implements Journal {
       s,
       from,
     ])
-    return entriesOf(reply, part)
+    const entries = entriesOf(reply, part)
+    // Of new entries, the ones read are the oldest not yet delivered: with every older one done
+    // (the owner reads nothing new while any is pending), the stream can be trimmed up to them.
+    if (from === '>' && entries.length > 0 && entries.length === rawCount(reply)) {
+      this.readUpTo.set(part, entries[entries.length - 1].id)
+    }
+    return entries
   }
 
   append(
@@ -156,63 +113,52 @@ export class StreamJournal implements Journal {
     data: string | Uint8Array,
   ): Promise<string> {
     const s = this.stream(part)
-    const binary = typeof data !== 'string'
-    // Command replies come back as text: bytes are journaled base64 so they survive exactly.
-    const v = binary ? Buffer.from(data).toString('base64') : data
-    return this.cmd(s, [
-      'XADD',
-      s,
-      '*',
-      'k',
-      key,
-      'o',
-      op,
-      'c',
-      String(codec),
-      'e',
-      binary ? 'b' : 't',
-      'v',
-      v,
-    ]).then((id) => String(id))
+    return this.cmd(s, ['XADD', s, '*', ...entryFields(key, op, codec, data)]).then((id) => String(id))
+  }
+
+  /** Heartbeat into the consumers' set; resolves the number of live consumers. */
+  private heartbeat(now: number): Promise<number> {
+    const k = this.consumersKey
+    return Promise.all([
+      this.cmd(k, ['ZADD', k, String(now), this.consumer]),
+      this.cmd(k, ['ZREMRANGEBYSCORE', k, '-inf', String(now - this.leaseMs)]),
+      this.cmd(k, ['ZCARD', k]),
+      this.cmd(k, ['PEXPIRE', k, String(this.leaseMs * 10)]),
+    ]).then((r) => Number(r[2]))
   }
 
   async acquire(): Promise<number[]> {
     const now = Date.now()
-    const [, , live] = (await Promise.all([
-      this.cmd(this.consumersKey, ['ZADD', this.consumersKey, String(now), this.consumer]),
-      this.cmd(this.consumersKey, [
-        'ZREMRANGEBYSCORE',
-        this.consumersKey,
-        '-inf',
-        String(now - this.leaseMs),
-      ]),
-      this.cmd(this.consumersKey, ['ZCARD', this.consumersKey]),
-      this.cmd(this.consumersKey, ['PEXPIRE', this.consumersKey, String(this.leaseMs * 10)]),
-    ])) as number[]
-    const share = Math.ceil(this.partitions / Math.max(1, live))
-    const renewals = [...this.owned].map(([p, token]) =>
-      this.cmd(this.lock(p), ['EVAL', RENEW, '1', this.lock(p), token, String(this.leaseMs)]).then((ok) => {
-        if (ok !== 1) {
-          this.owned.delete(p) // lost it (we stalled past the lease)
-          this.clean.delete(p)
-        }
-      }),
-    )
-    await Promise.all(renewals)
-    // Over our fair share (a consumer joined): give partitions back, between batches.
+    const beat = this.heartbeat(now).then((live) => {
+      this.share = Math.ceil(this.partitions / Math.max(1, live))
+    })
+    // The share of the previous heartbeat decides this round, so the heartbeat travels with the
+    // reads instead of before them; the first round waits for it.
+    if (this.share === undefined) await beat
+    else beat.catch(() => {}) // a Valkey failure shows in this round's reads too
+    // Finished entries of partitions lost meanwhile: acknowledged now, not left for a takeover.
+    const orphans = [...this.finished.keys()].filter((p) => !this.owned.has(p))
+    await Promise.all(orphans.flatMap((p) => this.acknowledge(p)))
+    const share = this.share ?? this.partitions
+    // Over our fair share (a consumer joined): give partitions back, between batches, with their
+    // finished entries acknowledged first so the next owner finds none of ours pending.
     while (this.owned.size > share) {
       const [p, token] = [...this.owned][this.owned.size - 1]
-      this.owned.delete(p)
-      this.clean.delete(p)
-      await this.cmd(this.lock(p), ['EVAL', RELEASE, '1', this.lock(p), token])
+      this.drop(p)
+      await Promise.all([
+        ...this.acknowledge(p),
+        this.cmd(this.lock(p), ['EVAL', RELEASE, '1', this.lock(p), token]),
+      ])
     }
-    if (this.owned.size < share) {
+    if (this.owned.size < share && now >= this.nextGrab) {
+      this.nextGrab = now + Math.min(GRAB_EVERY_MS, this.leaseMs / 4)
       const start = Math.floor(Math.random() * this.partitions)
       const tries: Promise<void>[] = []
       for (let i = 0; i < this.partitions; i++) {
         const p = (start + i) % this.partitions
         if (this.owned.has(p)) continue
         const token = randomBytes(12).toString('hex')
+        const sentAt = Date.now()
         tries.push(
           this.cmd(this.lock(p), ['SET', this.lock(p), token, 'NX', 'PX', String(this.leaseMs)]).then(
             async (ok) => {
@@ -223,6 +169,7 @@ export class StreamJournal implements Journal {
               }
               this.owned.set(p, token)
               this.clean.delete(p)
+              this.confirmed.set(p, sentAt)
             },
           ),
         )
@@ -234,10 +181,15 @@ export class StreamJournal implements Journal {
 
   /** Renews the owned leases (while a long flush or its retries run). */
   renew(): void {
-    for (const [p, token] of this.owned) {
-      this.cmd(this.lock(p), ['EVAL', RENEW, '1', this.lock(p), token, String(this.leaseMs)]).catch(() => {})
-    }
     const now = Date.now()
+    for (const [p, token] of this.owned) {
+      this.cmd(this.lock(p), ['EVAL', RENEW, '1', this.lock(p), token, String(this.leaseMs)]).then(
+        (ok) => {
+          if (ok === 1 && this.owned.get(p) === token) this.confirmed.set(p, now)
+        },
+        () => {},
+      )
+    }
     this.cmd(this.consumersKey, ['ZADD', this.consumersKey, String(now), this.consumer]).catch(() => {})
   }
 
@@ -252,8 +204,74 @@ export class StreamJournal implements Journal {
     this.groups.add(p)
   }
 
+  /**
+   * Acknowledges the partition's finished entries, renews its lease and reads up to `count` new
+   * entries — all in one tick, so one round trip (same slot: Valkey runs them in this order). Only
+   * called while the lease is confirmed for at least half its length more, so the read cannot
+   * outrun it; should the renewal still fail (the lock was deleted), the partition is dropped
+   * after this read, whose entries are then flushed once more (at least once).
+   */
+  private async finishAndRead(part: number, count: number): Promise<Journaled[]> {
+    const token = this.owned.get(part)
+    if (token === undefined) return []
+    const s = this.stream(part)
+    const lock = this.lock(part)
+    const sentAt = Date.now()
+    const acked = this.acknowledge(part)
+    const renewed = this.cmd(lock, ['EVAL', RENEW, '1', lock, token, String(this.leaseMs)])
+    const read = count > 0 ? this.readGroup(s, part, count, '>') : Promise.resolve([])
+    const [ok, entries] = await Promise.all([renewed, read, ...acked])
+    if (ok === 1) this.confirmed.set(part, sentAt)
+    else this.drop(part)
+    return entries
+  }
+
+  /** Lost a partition's lease (we stalled past it, or the lock was deleted). */
+  private drop(part: number): void {
+    this.owned.delete(part)
+    this.clean.delete(part)
+    this.confirmed.delete(part)
+  }
+
+  /**
+   * XACK of the partition's finished entries, and their removal: XTRIM MINID when they are the
+   * oldest in the stream (much cheaper for Valkey than XDEL by id), XDEL otherwise.
+   */
+  private acknowledge(part: number): Promise<unknown>[] {
+    const f = this.finished.get(part)
+    if (f === undefined) return []
+    this.finished.delete(part)
+    const s = this.stream(part)
+    const sent = [this.cmd(s, ['XACK', s, GROUP, ...f.ids])]
+    if (f.del) sent.push(this.cmd(s, ['XDEL', s, ...f.ids]))
+    if (f.below !== undefined) sent.push(this.cmd(s, ['XTRIM', s, 'MINID', f.below]))
+    return [
+      Promise.all(sent).catch((e: unknown) => {
+        this.finish(part, f) // not known to be done: sent again with the next command
+        throw e
+      }),
+    ]
+  }
+
+  /** Adds finished entries of `part` to those waiting to be acknowledged. */
+  private finish(part: number, f: Finished): void {
+    const had = this.finished.get(part)
+    if (had === undefined) return void this.finished.set(part, f)
+    had.ids.push(...f.ids)
+    had.del ||= f.del
+    if (f.below !== undefined && (had.below === undefined || compareIds(f.below, had.below) > 0))
+      had.below = f.below
+  }
+
   async read(part: number, count: number): Promise<Journaled[]> {
+    this.readUpTo.delete(part)
     await this.ensureGroup(part)
+    // The usual round (lease confirmed recently, nothing of another consumer pending, our own
+    // looked up): one round trip.
+    const fresh = (this.confirmed.get(part) ?? -Infinity) > Date.now() - this.leaseMs / 2
+    if (fresh && this.clean.has(part) && this.ownChecked.has(part)) return this.finishAndRead(part, count)
+    await this.finishAndRead(part, 0) // acknowledge what is finished, and check the lease
+    if (!this.owned.has(part)) return []
     const s = this.stream(part)
     // 1. Entries another consumer read and never finished: claimed once idle long enough. Until
     //    all of them are, nothing newer is read (per-key order).
@@ -280,48 +298,41 @@ export class StreamJournal implements Journal {
       const gone = Array.isArray(r?.[2]) ? (r[2] as string[]) : []
       if (gone.length > 0) await this.cmd(s, ['XACK', s, GROUP, ...gone])
       if (claimed.length === 0) return [] // not idle yet: the owner may still be alive
-      const ours = claimed.map((c) => parseEntry(c, part)).filter((e): e is Journaled => e !== undefined)
+      const ours = entriesIn(claimed, part)
       if (ours.length > 0) return ours
     }
     // 2. Our own unfinished entries (a restart under the same consumer name, or a round that
     //    failed before acknowledging) — looked up once per partition until a round fails — then new ones.
-    if (this.ownChecked.has(part)) {
-      return this.readGroup(s, part, count, '>')
+    if (!this.ownChecked.has(part)) {
+      const mine = await this.readGroup(s, part, count, '0')
+      if (mine.length > 0) return mine
+      this.ownChecked.add(part)
     }
-    const mine = await this.readGroup(s, part, count, '0')
-    if (mine.length > 0) return mine
-    this.ownChecked.add(part)
-    return this.readGroup(s, part, count, '>')
+    return this.finishAndRead(part, count)
   }
 
   /** A round failed: our own pending entries may remain, so look them up again. */
   recheck(): void {
     this.ownChecked.clear()
+    this.groups.clear() // the stream may be gone (deleted keys): create the group again
   }
 
-  async done(part: number, ids: string[]): Promise<void> {
-    if (ids.length === 0) return
-    const s = this.stream(part)
-    await Promise.all([this.cmd(s, ['XACK', s, GROUP, ...ids]), this.cmd(s, ['XDEL', s, ...ids])])
+  done(part: number, ids: string[]): Promise<void> {
+    if (ids.length > 0) {
+      const upTo = this.readUpTo.get(part)
+      const trim = upTo !== undefined && ids[ids.length - 1] === upTo
+      this.readUpTo.delete(part)
+      this.finish(part, { ids: ids.slice(), del: !trim, below: trim ? nextId(upTo) : undefined })
+    }
+    return Promise.resolve()
   }
 
   async deadLetter(e: Journaled, attempts: number, error: string): Promise<void> {
-    const binary = typeof e.data !== 'string'
-    const v = binary ? (e.data as Buffer).toString('base64') : (e.data as string)
     await this.cmd(this.deadKey, [
       'XADD',
       this.deadKey,
       '*',
-      'k',
-      e.key,
-      'o',
-      e.op,
-      'c',
-      String(e.codec),
-      'e',
-      binary ? 'b' : 't',
-      'v',
-      v,
+      ...entryFields(e.key, e.op, e.codec, e.data),
       'a',
       String(attempts),
       'err',
@@ -340,21 +351,7 @@ export class StreamJournal implements Journal {
       'COUNT',
       String(count),
     ])) as unknown[]
-    const out: DeadRecord[] = []
-    for (const r of Array.isArray(raw) ? raw : []) {
-      const e = parseEntry(r, -1)
-      if (e === undefined) continue
-      const f = (r as [string, Fields])[1]
-      const m = new Map<string, string>()
-      for (let i = 0; i + 1 < f.length; i += 2) m.set(String(f[i]), String(f[i + 1]))
-      out.push({
-        ...e,
-        uid: m.get('src') ?? e.id,
-        attempts: Number(m.get('a') ?? 0),
-        error: m.get('err') ?? '',
-      })
-    }
-    return out
+    return deadRecordsOf(raw)
   }
 
   async marks(): Promise<string[]> {
@@ -388,9 +385,11 @@ export class StreamJournal implements Journal {
 
   async release(): Promise<void> {
     const owned = [...this.owned]
-    this.owned.clear()
-    this.clean.clear()
+    for (const [p] of owned) this.drop(p)
+    // Finished entries are acknowledged first (same slot, same tick: Valkey runs them in order).
+    const acks = Array.from({ length: this.partitions }, (_, p) => this.acknowledge(p)).flat()
     await Promise.all([
+      ...acks,
       ...owned.map(([p, token]) => this.cmd(this.lock(p), ['EVAL', RELEASE, '1', this.lock(p), token])),
       this.cmd(this.consumersKey, ['ZREM', this.consumersKey, this.consumer]),
     ])

@@ -1,5 +1,5 @@
 /** The in-process write-behind journal of memory mode (same interface, not crash-durable). */
-import type { DeadRecord, Journal, Journaled } from './write-behind-journal'
+import type { DeadRecord, Journal, Journaled } from './write-behind-records'
 
 const seqOf = (id: string): number => Number(id.slice(id.indexOf('-') + 1))
 
