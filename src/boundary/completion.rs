@@ -3,7 +3,9 @@
 //! so (`more`), and JS keeps draining without a new wake-up. That is the rule that keeps one
 //! wake-up per burst and never loses one.
 
-use crate::boundary::frame::{encode_completions, Completion};
+#[cfg(test)]
+use crate::boundary::frame::encode_completions;
+use crate::boundary::frame::Completion;
 use std::collections::VecDeque;
 use std::sync::{Mutex, OnceLock};
 
@@ -44,9 +46,17 @@ impl CompletionQueue {
     }
   }
 
-  /// Takes at most `max` completions as one encoded chunk. When the queue is left empty the
-  /// scheduled flag is cleared, so the next push wakes JS again. Returns `None` when empty.
+  /// Takes at most `max` completions as one encoded chunk (see `take`).
+  #[cfg(test)]
   pub fn drain(&self, max: usize) -> Option<Vec<u8>> {
+    self
+      .take(max)
+      .map(|(items, more)| encode_completions(&items, more))
+  }
+
+  /// Takes at most `max` completions, and whether more remain. When the queue is left empty the
+  /// scheduled flag is cleared, so the next push wakes JS again. Returns `None` when empty.
+  pub fn take(&self, max: usize) -> Option<(Vec<Completion>, bool)> {
     let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
     if inner.items.is_empty() {
       inner.scheduled = false;
@@ -58,8 +68,7 @@ impl CompletionQueue {
       inner.scheduled = false;
     }
     let taken: Vec<Completion> = inner.items.drain(..n).collect();
-    drop(inner);
-    Some(encode_completions(taken.iter(), more))
+    Some((taken, more))
   }
 
   #[cfg(test)]

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks'
 import {
   BUS_ID,
+  DRAIN_CHUNK,
   NativeEngine,
   READ_TRAILER_BYTES,
   STATUS_ERROR,
@@ -48,8 +49,6 @@ export const KIND_MANY = 6
 /** Added to a read's kind: take the engine's hit/miss count of this read out again. */
 export const UNCOUNTED = 8
 
-/** Results handed to JS per drain; measured best on 2 cores (see docs/architecture.md). */
-const CHUNK = 8
 /** Longest stretch, in ms, that chained drains may hold the event loop before yielding. */
 const TURN_BUDGET_MS = 2
 
@@ -183,20 +182,29 @@ export class TransportCore {
     }
   }
 
-  private onReady = (): void => {
+  /** The engine's wake-up: it brings the first chunk of a burst (`null` when a drain took it). */
+  private onReady = (chunk?: Buffer | null): void => {
+    this.turnStart = performance.now()
+    if (chunk != null) this.handle(chunk)
+  }
+
+  private onTurn = (): void => {
     this.turnStart = performance.now()
     this.drain()
   }
 
   private drain = (): void => {
-    const chunk = this.engine.drain(CHUNK)
-    if (chunk === null) return
+    const chunk = this.engine.drain(DRAIN_CHUNK)
+    if (chunk !== null) this.handle(chunk)
+  }
+
+  private handle(chunk: Buffer): void {
     try {
       this.handleChunk(chunk)
     } finally {
       if (chunk[4] === 1) {
         if (performance.now() - this.turnStart < TURN_BUDGET_MS) queueMicrotask(this.drain)
-        else setImmediate(this.onReady)
+        else setImmediate(this.onTurn)
       }
     }
   }
