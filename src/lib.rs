@@ -129,32 +129,6 @@ pub struct ScanPage {
   pub done: bool,
 }
 
-/// A chunk of completions on its way to JS: encoded straight into a new JS Buffer (one copy;
-/// a plain Buffer is cheaper than an external one with a finalizer).
-pub struct Chunk(Vec<boundary::frame::Completion>, bool);
-
-impl napi::bindgen_prelude::ToNapiValue for Chunk {
-  unsafe fn to_napi_value(
-    env: napi::sys::napi_env,
-    val: Self,
-  ) -> napi::Result<napi::sys::napi_value> {
-    let len = boundary::frame::encoded_len(&val.0);
-    let mut data = std::ptr::null_mut();
-    let mut out = std::ptr::null_mut();
-    napi::check_status!(
-      napi::sys::napi_create_buffer(env, len, &mut data, &mut out),
-      "cannot create the completion Buffer"
-    )?;
-    if len > 0 {
-      // SAFETY: napi_create_buffer returned `len` writable bytes at `data`, owned by the new
-      // Buffer, which nothing else references yet.
-      let bytes = std::slice::from_raw_parts_mut(data.cast::<u8>(), len);
-      boundary::frame::encode_into(&val.0, val.1, bytes);
-    }
-    Ok(out)
-  }
-}
-
 /// The native engine. Requests go in as one binary batch (`submit`), results come back in chunks
 /// after `onReady` wakes the JS side with the first chunk (`null` when another drain took it);
 /// `drain` takes the rest. Internal: use the `Cache` class.
@@ -215,7 +189,7 @@ impl NativeEngine {
         Ok(
           queue
             .take(DRAIN_CHUNK as usize)
-            .map(|(c, more)| Chunk(c, more)),
+            .map(|(c, more)| boundary::chunk::Chunk::new(c, more)),
         )
       })
       .map_err(from_napi)?;
@@ -233,12 +207,12 @@ impl NativeEngine {
 
   /// Takes at most `max` completions as one binary chunk, or `null` when none are waiting.
   #[napi(ts_return_type = "Buffer | null")]
-  pub fn drain(&self, max: u32) -> Option<Chunk> {
+  pub fn drain(&self, max: u32) -> Option<boundary::chunk::Chunk> {
     self
       .inner
       .queue
       .take(max as usize)
-      .map(|(c, more)| Chunk(c, more))
+      .map(|(c, more)| boundary::chunk::Chunk::new(c, more))
   }
 
   /// Counters since start.

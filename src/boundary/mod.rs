@@ -2,9 +2,12 @@
 //! reads (`frame`; `group` folds the GETs of one `getMany` into one completion), the queue finished requests wait in until JS drains them (`completion`), and
 //! how long the I/O thread keeps polling for a caller that comes back quickly (`poll_window`).
 //!
+//! `chunk` turns a taken chunk into the JS Buffer (the one N-API piece below `lib.rs`).
+//!
 //! Owns the wire format of the boundary. May import `error` only; the engine and the features
 //! import it, never the other way round.
 
+pub mod chunk;
 pub mod completion;
 pub mod frame;
 pub mod group;

@@ -188,6 +188,7 @@ export class TransportCore {
     if (chunk != null) this.handle(chunk)
   }
 
+  /** Chained drains go on here after yielding to the event loop (the turn budget ran out). */
   private onTurn = (): void => {
     this.turnStart = performance.now()
     this.drain()
