@@ -69,8 +69,8 @@ export declare const BUS_LOST: number
 export declare const BUS_MESSAGE: number
 
 /**
- * Bus event tag: the server refuses the subscription (payload = `"E_CODE: message"`), sent once
- * per streak of refusals.
+ * Bus event tag: the server refuses the subscription (payload = the error kind as one byte, as
+ * in `errorCodes()`, then the message), sent once per streak of refusals.
  */
 export declare const BUS_REFUSED: number
 

@@ -1,19 +1,10 @@
 /** The in-process L1 tier: bounded, mutation-safe, coherent across instances over the bus. */
-import { afterAll, describe, expect, inject, it } from 'vitest'
-import { Cache } from '../ts/index'
+import { describe, expect, inject, it } from 'vitest'
 import { valkeyCommand } from '../scripts/valkey.mjs'
-import { uniquePrefix } from './contract'
+import { cacheFactory, uniquePrefix } from './contract'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const open: Cache[] = []
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()))
-})
-function make(opts: ConstructorParameters<typeof Cache>[0]): Cache {
-  const c = new Cache(opts)
-  open.push(c)
-  return c
-}
+const { make } = cacheFactory('l1', () => ({}))
 async function eventually(check: () => Promise<boolean>, ms = 2000): Promise<number> {
   const started = Date.now()
   while (!(await check())) {

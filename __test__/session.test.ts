@@ -1,20 +1,11 @@
 /** SessionStore on a real Valkey and in memory mode. */
-import { afterAll, describe, expect, inject, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 import { valkeyCommand } from '../scripts/valkey.mjs'
-import { Cache, SessionStore, type CacheOptions } from '../ts/index'
-import { rejection, uniquePrefix } from './contract'
+import { SessionStore, type CacheOptions } from '../ts/index'
+import { cacheFactory, rejection } from './contract'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const open: Cache[] = []
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()))
-})
-
-function makeCache(options: CacheOptions): Cache {
-  const cache = new Cache({ prefix: uniquePrefix('sess'), ...options })
-  open.push(cache)
-  return cache
-}
+const { make: makeCache } = cacheFactory('sess', () => ({}))
 
 interface Data {
   userId: string

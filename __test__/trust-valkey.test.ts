@@ -2,35 +2,20 @@
  * Regressions of issue 9 that need a real Valkey: the bus (setMany announcements, malformed
  * messages, L1 from the first reads), foreign values seen by has(), and error counting in batches.
  */
-import { afterAll, describe, expect, inject, it } from 'vitest'
-import { Cache, type CacheOptions } from '../ts/index'
+import { describe, expect, inject, it } from 'vitest'
 import { valkeyCommand } from '../scripts/valkey.mjs'
-import { uniquePrefix } from './contract'
+import { cacheFactory, uniquePrefix } from './contract'
+import { servedFromL1 } from './faults/track'
 
 const BUS = '__ferrocache:bus'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const open: Cache[] = []
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()))
-})
-function make(opts: CacheOptions): Cache {
-  const c = new Cache({ url: inject('valkeyUrl'), ...opts })
-  open.push(c)
-  return c
-}
+const { make } = cacheFactory('trust', () => ({ url: inject('valkeyUrl') }))
 async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const started = Date.now()
   while (!(await check())) {
     if (Date.now() - started > ms) throw new Error('condition not met in time')
     await sleep(5)
   }
-}
-async function l1Warm(c: Cache, key: string): Promise<void> {
-  await eventually(async () => {
-    const before = c.stats().l1Hits
-    await c.get(key)
-    return c.stats().l1Hits > before
-  })
 }
 
 describe('bus and L1 (Valkey)', () => {
@@ -39,8 +24,8 @@ describe('bus and L1 (Valkey)', () => {
     const a = make({ prefix, l1: {} })
     const b = make({ prefix, l1: {} })
     await a.set('k', 'old')
-    await l1Warm(a, 'k')
-    await l1Warm(b, 'k')
+    await servedFromL1(a, 'k')
+    await servedFromL1(b, 'k')
     await a.setMany([{ key: 'k', value: 'new' }])
     expect(await a.get('k')).toBe('new')
     await eventually(async () => (await b.get('k')) === 'new')
@@ -54,7 +39,7 @@ describe('bus and L1 (Valkey)', () => {
     const keys = Array.from({ length: 5_000 }, (_, i) => `${'k'.repeat(1000)}${i}`)
     await a.setMany(keys.map((key) => ({ key, value: 'old' })))
     const watched = [keys[0], keys[2_499], keys[4_999]]
-    for (const k of watched) await l1Warm(b, k)
+    for (const k of watched) await servedFromL1(b, k)
     // ~5 MB of keys: one message would be over the bus's 4 MiB limit and dropped.
     await a.setMany(keys.map((key) => ({ key, value: 'new' })))
     for (const k of watched) await eventually(async () => (await b.get(k)) === 'new')
@@ -80,7 +65,7 @@ describe('bus and L1 (Valkey)', () => {
     const prefix = uniquePrefix('bus-bad')
     const a = make({ prefix, l1: {} })
     await a.set('k', 'v')
-    await l1Warm(a, 'k')
+    await servedFromL1(a, 'k')
     const bad = [
       '["m","[z-a]"]',
       '["m","[z-a]*"]',

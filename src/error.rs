@@ -19,11 +19,12 @@ pub enum ErrorKind {
   Server = 8,
   Internal = 9,
   NoPermission = 10,
+  NoScript = 11,
 }
 
 impl ErrorKind {
   /// Every kind, in the order of their numbers (`ALL[n - 1] as u8 == n`).
-  pub const ALL: [ErrorKind; 10] = [
+  pub const ALL: [ErrorKind; 11] = [
     ErrorKind::InvalidOption,
     ErrorKind::InvalidKey,
     ErrorKind::ValueTooLarge,
@@ -34,6 +35,7 @@ impl ErrorKind {
     ErrorKind::Server,
     ErrorKind::Internal,
     ErrorKind::NoPermission,
+    ErrorKind::NoScript,
   ];
 
   /// The stable code users match on (`err.code`).
@@ -49,6 +51,7 @@ impl ErrorKind {
       ErrorKind::Server => "E_SERVER",
       ErrorKind::Internal => "E_INTERNAL",
       ErrorKind::NoPermission => "E_NO_PERMISSION",
+      ErrorKind::NoScript => "E_NO_SCRIPT",
     }
   }
 }
@@ -79,14 +82,17 @@ impl CacheError {
         self.message
       );
     } else if self.kind == ErrorKind::NoPermission {
+      // The refusal may concern the key or the command run on it (the server says which, in
+      // text only): the advice covers both.
       let fix = if what == "channel" {
         "allow the channel in the user's ACL (ACL SETUSER <user> &<channel>)"
       } else {
         "allow the cache's prefix in the user's ACL (ACL SETUSER <user> ~<prefix>*), or use a \
-         prefix the user's key patterns cover"
+         prefix the user's key patterns cover, and the commands ferrocache runs (+@read +@write \
+         +@scripting)"
       };
       self.message = format!(
-        "Valkey's ACL does not let this user access the {what} '{}' ({}): {fix}",
+        "Valkey's ACL does not let this user use the {what} '{}' ({}): {fix}",
         String::from_utf8_lossy(name),
         self.message,
       );
@@ -111,45 +117,50 @@ impl fmt::Display for CacheError {
 impl std::error::Error for CacheError {}
 
 /// Classifies a client error once, so every caller agrees on what went wrong: by the error's
-/// structure (kind, server error code), not by its text.
+/// structure (its kind, and the server's error code for the codes redis-rs has no kind for),
+/// never by its text.
 impl From<redis::RedisError> for CacheError {
   fn from(err: redis::RedisError) -> Self {
-    use redis::ErrorKind as K;
+    use redis::{ErrorKind as K, ServerErrorKind as S};
     let text = err.to_string();
-    // By the error's structure (its kind and the server's error code), never by its text.
-    let code = err.code().unwrap_or_default();
-    if err.kind() == K::Server(redis::ServerErrorKind::NoPerm) || code == "NOPERM" {
-      return CacheError::new(
+    match err.kind() {
+      K::Server(S::NoPerm) => CacheError::new(
         ErrorKind::NoPermission,
         format!(
           "{text}: the Valkey user may not do this; grant it (ACL SETUSER … +@read +@write \
            +@scripting +@pubsub ~<prefix>* &__ferrocache:bus) or use another user"
         ),
-      );
-    }
-    if err.kind() == K::AuthenticationFailed || code == "WRONGPASS" || code == "NOAUTH" {
-      return CacheError::new(
-        ErrorKind::Auth,
-        format!("Valkey refused the credentials: {text}. Check the user/password in the url"),
-      );
-    }
-    if err.is_timeout() {
-      return CacheError::new(
+      ),
+      // Reaches a user only when a script is run by SHA outside the script runner, which loads
+      // it on this error (first use, server restart, SCRIPT FLUSH).
+      K::Server(S::NoScript) => CacheError::new(
+        ErrorKind::NoScript,
+        format!("{text}: the server does not know this script; run it by its text (EVAL) once"),
+      ),
+      _ if err.kind() == K::AuthenticationFailed
+        || matches!(err.code(), Some("WRONGPASS" | "NOAUTH")) =>
+      {
+        CacheError::new(
+          ErrorKind::Auth,
+          format!("Valkey refused the credentials: {text}. Check the user/password in the url"),
+        )
+      }
+      _ if err.is_timeout() => CacheError::new(
         ErrorKind::Timeout,
         format!("Valkey did not answer within commandTimeoutMs ({text})"),
-      );
+      ),
+      _ if err.is_io_error()
+        || err.is_connection_refusal()
+        || err.is_connection_dropped()
+        || err.is_unrecoverable_error() =>
+      {
+        CacheError::new(
+          ErrorKind::Connection,
+          format!("cannot reach Valkey: {text}. Is the server running and the url right?"),
+        )
+      }
+      _ => CacheError::new(ErrorKind::Server, format!("Valkey error: {text}")),
     }
-    if err.is_io_error()
-      || err.is_connection_refusal()
-      || err.is_connection_dropped()
-      || err.is_unrecoverable_error()
-    {
-      return CacheError::new(
-        ErrorKind::Connection,
-        format!("cannot reach Valkey: {text}. Is the server running and the url right?"),
-      );
-    }
-    CacheError::new(ErrorKind::Server, format!("Valkey error: {text}"))
   }
 }
 
@@ -195,6 +206,17 @@ mod tests {
     assert!(noperm.message.contains("ACL SETUSER"), "{}", noperm.message);
     // Text that merely mentions a code is not that error.
     let other = reply(b"-ERR script said WRONGPASS NOAUTH\r\n");
+    assert_eq!(other.kind, ErrorKind::Server);
+  }
+
+  #[test]
+  fn a_missing_script_has_its_own_kind() {
+    let missing = server_error("-NOSCRIPT No matching script. Please use EVAL.\r\n");
+    assert_eq!(missing.kind, ErrorKind::NoScript);
+    assert_eq!(missing.kind.code(), "E_NO_SCRIPT");
+    assert!(missing.message.contains("EVAL"), "{}", missing.message);
+    // By the code, not the text: an ERR that mentions NOSCRIPT is a server error.
+    let other = server_error("-ERR user script said NOSCRIPT\r\n");
     assert_eq!(other.kind, ErrorKind::Server);
   }
 

@@ -13,6 +13,7 @@ mod features;
 mod proptests;
 mod store;
 
+use boundary::js_error::{from_napi, to_js, ErrorCode, Settled};
 use napi::bindgen_prelude::{Buffer, Function};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
@@ -45,34 +46,6 @@ fn runtime() -> napi::Result<tokio::runtime::Handle, ErrorCode> {
       Ok(handle)
     })
     .cloned()
-}
-
-/// The `code` of an error thrown to JS: the stable `E_*` code of its kind. napi-rs sets it as the
-/// JS error's `code` property, so JS reads the kind instead of parsing the message.
-pub struct ErrorCode(&'static str);
-
-impl AsRef<str> for ErrorCode {
-  fn as_ref(&self) -> &str {
-    self.0
-  }
-}
-
-fn to_js(e: error::CacheError) -> napi::Error<ErrorCode> {
-  napi::Error::new(ErrorCode(e.kind.code()), e.message)
-}
-
-/// For `async fn`s, whose rejections napi-rs builds with a fixed status: the code leads the
-/// message (`E_TIMEOUT: …`) and the TypeScript side splits it off (`fromNative`).
-fn to_js_async(e: error::CacheError) -> napi::Error {
-  napi::Error::from_reason(format!("{}: {}", e.kind.code(), e.message))
-}
-
-/// A failure of N-API itself (creating a function or a Buffer): an internal error.
-fn from_napi(e: napi::Error) -> napi::Error<ErrorCode> {
-  napi::Error::new(
-    ErrorCode(error::ErrorKind::Internal.code()),
-    e.reason.clone(),
-  )
 }
 
 /// Settings of the native engine. The TypeScript `Cache` validates user options and fills in the
@@ -245,38 +218,36 @@ impl NativeEngine {
 
   /// Invalidates tags given as full marker keys (internal keys: they hold a 0xFF byte, see
   /// `src/keyspace.rs`); markers live `markerTtlMs` milliseconds.
-  #[napi]
-  pub async fn invalidate_tags(
-    &self,
-    marker_keys: Vec<Buffer>,
-    marker_ttl_ms: f64,
-  ) -> napi::Result<()> {
+  #[napi(ts_return_type = "Promise<void>")]
+  pub async fn invalidate_tags(&self, marker_keys: Vec<Buffer>, marker_ttl_ms: f64) -> Settled<()> {
     let keys: Vec<Vec<u8>> = marker_keys.iter().map(|b| b.to_vec()).collect();
     let ttl = Duration::from_millis(marker_ttl_ms.max(1.0) as u64);
-    self
-      .inner
-      .invalidate_tags(&keys, ttl)
-      .await
-      .map_err(to_js_async)
+    Settled(self.inner.invalidate_tags(&keys, ttl).await)
   }
 
   /// PING round trip in milliseconds (0 in memory mode). Rejects when the server is unreachable.
-  #[napi]
-  pub async fn ping(&self) -> napi::Result<f64> {
-    let rtt = self.inner.ping().await.map_err(to_js_async)?;
-    Ok(rtt.as_secs_f64() * 1000.0)
+  #[napi(ts_return_type = "Promise<number>")]
+  pub async fn ping(&self) -> Settled<f64> {
+    Settled(
+      self
+        .inner
+        .ping()
+        .await
+        .map(|rtt| rtt.as_secs_f64() * 1000.0),
+    )
   }
 
   /// Deletes the keys matching a glob over full keys (the caller escapes its prefix).
   /// Returns how many were deleted.
-  #[napi]
-  pub async fn delete_matching(&self, pattern: String) -> napi::Result<f64> {
-    let n = self
-      .inner
-      .delete_matching(pattern.as_bytes())
-      .await
-      .map_err(to_js_async)?;
-    Ok(n as f64)
+  #[napi(ts_return_type = "Promise<number>")]
+  pub async fn delete_matching(&self, pattern: String) -> Settled<f64> {
+    Settled(
+      self
+        .inner
+        .delete_matching(pattern.as_bytes())
+        .await
+        .map(|n| n as f64),
+    )
   }
 
   /// One page of the keys matching `pattern` (a glob over full keys; the caller escapes its
@@ -289,31 +260,28 @@ impl NativeEngine {
   /// let page = await engine.scanKeys(0, '0', 'app:*')
   /// while (!page.done) page = await engine.scanKeys(page.node, page.cursor, 'app:*')
   /// ```
-  #[napi]
-  pub async fn scan_keys(
-    &self,
-    node: u32,
-    cursor: String,
-    pattern: String,
-  ) -> napi::Result<ScanPage> {
-    let cursor: u64 = cursor.parse().map_err(|_| {
-      napi::Error::from_reason(format!("E_INVALID_OPTION: scanKeys: bad cursor {cursor:?}"))
-    })?;
-    let page = self
-      .inner
-      .scan_keys(node, cursor, pattern.as_bytes())
-      .await
-      .map_err(to_js_async)?;
-    Ok(ScanPage {
-      node: page.node,
-      cursor: page.cursor.to_string(),
-      keys: page
-        .keys
-        .into_iter()
-        .filter_map(|k| String::from_utf8(k).ok())
-        .collect(),
-      done: page.done,
-    })
+  #[napi(ts_return_type = "Promise<ScanPage>")]
+  pub async fn scan_keys(&self, node: u32, cursor: String, pattern: String) -> Settled<ScanPage> {
+    let Ok(cursor) = cursor.parse::<u64>() else {
+      return Settled(Err(error::CacheError::new(
+        error::ErrorKind::InvalidOption,
+        format!("scanKeys: bad cursor {cursor:?}"),
+      )));
+    };
+    let at = store::backend::ScanPosition { node, cursor };
+    let page = self.inner.scan_keys(at, pattern.as_bytes()).await;
+    Settled(page.map(|page| {
+      ScanPage {
+        node: page.next.node,
+        cursor: page.next.cursor.to_string(),
+        keys: page
+          .keys
+          .into_iter()
+          .filter_map(|k| String::from_utf8(k).ok())
+          .collect(),
+        done: page.done,
+      }
+    }))
   }
 
   /// Stops accepting work, waits up to `waitMs` milliseconds for in-flight requests, then drops
@@ -429,8 +397,8 @@ pub const BUS_SUBSCRIBED: u32 = features::bus::BUS_SUBSCRIBED as u32;
 /// Bus event tag: subscription lost (messages may be missed until the next `BUS_SUBSCRIBED`).
 #[napi]
 pub const BUS_LOST: u32 = features::bus::BUS_LOST as u32;
-/// Bus event tag: the server refuses the subscription (payload = `"E_CODE: message"`), sent once
-/// per streak of refusals.
+/// Bus event tag: the server refuses the subscription (payload = the error kind as one byte, as
+/// in `errorCodes()`, then the message), sent once per streak of refusals.
 #[napi]
 pub const BUS_REFUSED: u32 = features::bus::BUS_REFUSED as u32;
 

@@ -35,7 +35,12 @@ fn decode(stored: &[u8]) -> Option<Decoded> {
   })
 }
 
-type Sealed = (Vec<u8>, Decoded);
+/// An envelope as stored, and what opening it must give back.
+#[derive(Debug)]
+struct Sealed {
+  stored: Vec<u8>,
+  want: Decoded,
+}
 
 fn sealed() -> impl Strategy<Value = Sealed> {
   (
@@ -76,7 +81,7 @@ fn sealed() -> impl Strategy<Value = Sealed> {
           tags: tags.clone(),
           payload,
         };
-        (stored, want)
+        Sealed { stored, want }
       },
     )
 }
@@ -161,14 +166,14 @@ proptest! {
   #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
   #[test]
-  fn envelopes_round_trip((stored, want) in sealed()) {
+  fn envelopes_round_trip(Sealed { stored, want } in sealed()) {
     prop_assert_eq!(decode(&stored), Some(want));
   }
 
   /// Any flipped bits, anywhere: an error, never another value.
   #[test]
   fn mutated_envelopes_never_open_to_another_value(
-    (stored, want) in sealed(),
+    Sealed { stored, want } in sealed(),
     flips in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255, any::<bool>()), 1..4),
   ) {
     let mut bad = stored.clone();
@@ -186,7 +191,7 @@ proptest! {
 
   #[test]
   fn truncated_envelopes_never_open(
-    (stored, _want) in sealed(),
+    Sealed { stored, .. } in sealed(),
     cut in any::<prop::sample::Index>(),
   ) {
     let n = cut.index(stored.len());
@@ -266,8 +271,8 @@ proptest! {
   #[test]
   fn cluster_slots_replies_never_panic(reply in value(4)) {
     if let Ok(ranges) = parse_slot_ranges(reply) {
-      for (from, to, _) in ranges {
-        prop_assert!(from <= to && to < 16384);
+      for r in ranges {
+        prop_assert!(r.first <= r.last && r.last < 16384);
       }
     }
   }
@@ -289,8 +294,8 @@ proptest! {
         .collect(),
     );
     if let Ok(ranges) = parse_slot_ranges(reply) {
-      for (from, to, _) in ranges {
-        prop_assert!(from <= to && to < 16384);
+      for r in ranges {
+        prop_assert!(r.first <= r.last && r.last < 16384);
       }
     }
   }

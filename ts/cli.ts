@@ -5,7 +5,7 @@
  * Reads `VALKEY_URL` (or `FERROCACHE_URL` / `FERROCACHE_NODES`) by default. Exit code 1 with a
  * one-line reason when the server cannot be reached or refuses the credentials; 2 on bad usage.
  */
-import { Cache } from './cache'
+import { Cache } from './cache/cache'
 import { renderReport } from './features/inspect-report'
 
 const USAGE = `usage: ferrocache inspect [--url URL | --nodes URL,URL...] [--prefix P] [--json] [--watch SECONDS]

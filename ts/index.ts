@@ -1,6 +1,12 @@
-export { Cache } from './cache'
-export type { CacheStats, GetOrSetOptions, HealthReport, SetOptions, SetManyEntry } from './cache'
-export type { CacheEvent, CacheEventType, CacheEventListener, InspectOptions, InspectReport } from './cache'
+export { Cache } from './cache/cache'
+export type { CacheStats, GetOrSetOptions, HealthReport, SetOptions, SetManyEntry } from './cache/cache'
+export type {
+  CacheEvent,
+  CacheEventType,
+  CacheEventListener,
+  InspectOptions,
+  InspectReport,
+} from './cache/cache'
 export type { ServerReport, SlowlogEntry } from './features/inspect'
 export { METRIC_NAMES } from './features/metrics'
 export { renderMetrics } from './features/render-metrics'

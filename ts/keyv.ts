@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { escapeGlob } from './boundary/binding'
-import { Cache } from './cache'
+import { Cache } from './cache/cache'
 import type { CacheOptions } from './core/options'
 
 /**

@@ -6,7 +6,7 @@
  * A value stream is read once on `set` and stored as bytes; every `get` returns a new stream over
  * them. Entries expire in Valkey after their `expire` (never kept past it).
  */
-import type { Cache } from './cache'
+import type { Cache } from './cache/cache'
 import {
   cacheFor,
   invalidate,
@@ -17,10 +17,10 @@ import {
   ttlOf,
   writeEntry,
   type NextHandlerOptions,
-} from './next-shared'
+} from './next/shared'
 
-export { nextHandlerStats } from './next-shared'
-export type { NextHandlerOptions, NextHandlerStats } from './next-shared'
+export { nextHandlerStats } from './next/shared'
+export type { NextHandlerOptions, NextHandlerStats } from './next/shared'
 
 /** Entries live under this namespace of the cache. */
 const KEY_PREFIX = 'uc:'

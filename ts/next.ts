@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Cache } from './cache'
+import type { Cache } from './cache/cache'
 import {
   cacheFor,
   invalidate,
@@ -18,10 +18,10 @@ import {
   ttlOf,
   writeEntry,
   type NextHandlerOptions,
-} from './next-shared'
+} from './next/shared'
 
-export { nextHandlerStats, optionsFromEnv } from './next-shared'
-export type { NextHandlerOptions, NextHandlerStats } from './next-shared'
+export { nextHandlerStats, optionsFromEnv } from './next/shared'
+export type { NextHandlerOptions, NextHandlerStats } from './next/shared'
 
 /** Header in which Next records a page's or route's tags (explicit and implicit). */
 const TAGS_HEADER = 'x-next-cache-tags'

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest'
 import { Cache } from '../../ts/index'
 import { valkeyCommand } from '../../scripts/valkey.mjs'
 import { uniquePrefix } from '../contract'
-import { Calls, noUnhandled, until } from './track'
+import { Calls, noUnhandled, servedFromL1, until } from './track'
 
 const unhandled = noUnhandled()
 const BUS = '__ferrocache:bus'
@@ -48,11 +48,7 @@ describe('malformed bus messages', () => {
     const b = new Cache({ url, prefix, l1: { maxEntries: 100, ttl: 60 } })
     open.push(a, b)
     await a.set('k', 'v0')
-    await until(async () => {
-      const before = a.stats().l1Hits
-      await a.get('k')
-      return a.stats().l1Hits > before
-    })
+    await servedFromL1(a, 'k')
     const calls = new Calls()
     let n = 0
     for (const message of GARBAGE) {

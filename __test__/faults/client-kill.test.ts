@@ -8,7 +8,7 @@ import { Cache } from '../../ts/index'
 import { startValkey, valkeyCommand, type ValkeyServer } from '../../scripts/valkey.mjs'
 import { uniquePrefix } from '../contract'
 import { runWorkload } from './workload'
-import { noUnhandled, sleep, until } from './track'
+import { noUnhandled, servedFromL1, sleep, until } from './track'
 
 noUnhandled()
 const open: Cache[] = []
@@ -49,11 +49,7 @@ describe('CLIENT KILL', () => {
     open.push(a, b)
     await a.set('k', 'v0')
     // L1 on: A keeps the value in process.
-    await until(async () => {
-      const before = a.stats().l1Hits
-      await a.get('k')
-      return a.stats().l1Hits > before
-    })
+    await servedFromL1(a, 'k')
     for (let round = 1; round <= 3; round++) {
       await valkeyCommand(url, 'CLIENT', 'KILL', 'TYPE', 'pubsub')
       await b.set('k', `v${round}`)
@@ -63,10 +59,6 @@ describe('CLIENT KILL', () => {
       for (let i = 0; i < 20; i++) expect(await a.get('k')).toBe(`v${round}`)
     }
     // And L1 works again after the reconnects.
-    await until(async () => {
-      const before = a.stats().l1Hits
-      await a.get('k')
-      return a.stats().l1Hits > before
-    })
+    await servedFromL1(a, 'k')
   }, 30_000)
 })

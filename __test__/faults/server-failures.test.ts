@@ -38,14 +38,19 @@ const roundTrip = (cache: Cache, v: string) => async () => {
   return (await cache.get('probe')) === v
 }
 const CODES = ['E_TIMEOUT', 'E_CONNECTION']
+/** A fresh server, a cache under `prefix` that reached it once, and a workload running on it. */
+async function loadedServer(prefix: string) {
+  const s = await server()
+  const cache = open(s.url, prefix)
+  await until(roundTrip(cache, 'before'))
+  const load = runWorkload(cache)
+  await sleep(200)
+  return { s, cache, load }
+}
 
 describe('a stalled server (SIGSTOP)', () => {
   it('every call settles within commandTimeoutMs, errors name the right option, recovery by itself', async () => {
-    const s = await server()
-    const cache = open(s.url, 'stall:')
-    await until(roundTrip(cache, 'before'))
-    const load = runWorkload(cache)
-    await sleep(200)
+    const { s, cache, load } = await loadedServer('stall:')
     s.kill('SIGSTOP')
     await sleep(3000)
     s.kill('SIGCONT')
@@ -70,11 +75,7 @@ describe('a stalled server (SIGSTOP)', () => {
 
 describe('a server killed and restarted on the same port (SIGKILL)', () => {
   it('calls fail fast while it is down and succeed again by themselves once it is back', async () => {
-    const s = await server()
-    const cache = open(s.url, 'restart:')
-    await until(roundTrip(cache, 'before'))
-    const load = runWorkload(cache)
-    await sleep(200)
+    const { s, cache, load } = await loadedServer('restart:')
     s.kill('SIGKILL')
     await sleep(1000)
     const restarted = Date.now()

@@ -3,7 +3,7 @@
  * CacheError with a code, no rejection goes unhandled, and calls settle within a bound.
  */
 import { afterAll, beforeAll, expect } from 'vitest'
-import { CacheError } from '../../ts/index'
+import { CacheError, type Cache } from '../../ts/index'
 
 export interface Outcome {
   name: string
@@ -108,4 +108,13 @@ export async function until(attempt: () => Promise<boolean>, boundMs = 15_000): 
     if (Date.now() - started > boundMs) throw new Error(`did not recover within ${boundMs} ms`)
     await sleep(20)
   }
+}
+
+/** Waits (bounded) until `cache` serves `key` from its L1: the entry is in process and the bus is up. */
+export function servedFromL1(cache: Cache, key: string): Promise<number> {
+  return until(async () => {
+    const before = cache.stats().l1Hits
+    await cache.get(key)
+    return cache.stats().l1Hits > before
+  })
 }

@@ -1,8 +1,9 @@
 //! The JS ↔ Rust boundary below `lib.rs`: the request frame JS writes and the completion frame it
 //! reads (`frame`; `group` folds the GETs of one `getMany` into one completion), the queue finished requests wait in until JS drains them (`completion`), and
-//! how long the I/O thread keeps polling for a caller that comes back quickly (`poll_window`).
+//! how long the I/O thread keeps polling for a caller that comes back quickly (`poll_window`),
+//! and how engine errors reach JS with their `code` set (`js_error`).
 //!
-//! `chunk` turns a taken chunk into the JS Buffer (the one N-API piece below `lib.rs`).
+//! `chunk` turns a taken chunk into the JS Buffer.
 //!
 //! Owns the wire format of the boundary. May import `error` only; the engine and the features
 //! import it, never the other way round.
@@ -11,4 +12,5 @@ pub mod chunk;
 pub mod completion;
 pub mod frame;
 pub mod group;
+pub mod js_error;
 pub mod poll_window;

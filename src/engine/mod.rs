@@ -24,7 +24,7 @@ use crate::engine::settings::Settings;
 use crate::engine::split::split_reads;
 use crate::engine::stats::Stats;
 use crate::error::{CacheError, ErrorKind, Result};
-use crate::store::backend::Backend;
+use crate::store::backend::{Backend, BusClients, KeysPage, ScanPosition};
 use crate::store::cluster::{ClusterConfig, ClusterPool};
 use crate::store::keyspace::is_internal;
 use crate::store::memory::MemoryStore;
@@ -70,14 +70,6 @@ pub struct Engine {
 }
 
 const SCAN_COUNT: usize = 500;
-
-/// One page of `Engine::scan_keys`.
-pub struct ScanPage {
-  pub node: u32,
-  pub cursor: u64,
-  pub keys: Vec<Vec<u8>>,
-  pub done: bool,
-}
 
 impl Engine {
   pub fn new(cfg: EngineConfig, handle: Handle) -> Result<Arc<Self>> {
@@ -219,7 +211,11 @@ impl Engine {
   /// mode has no bus: one process, nothing to hear.
   pub fn subscribe(&self, channel: Vec<u8>) -> Result<()> {
     self.check_open()?;
-    let Some((clients, connect_timeout)) = self.store.bus_clients() else {
+    let Some(BusClients {
+      clients,
+      connect_timeout,
+    }) = self.store.bus_clients()
+    else {
       return Ok(());
     };
     if self.bus_started.swap(true, Ordering::AcqRel) {
@@ -266,51 +262,11 @@ impl Engine {
   }
 
   /// One page of the keys matching `pattern` (a glob over full keys), for `keys()`: SCAN with a
-  /// bounded COUNT on one node at a time (every primary of a cluster, in turn). Start with
-  /// `(0, 0)`; continue with the returned `(node, cursor)` until `done`.
-  pub async fn scan_keys(&self, node: u32, cursor: u64, pattern: &[u8]) -> Result<ScanPage> {
+  /// bounded COUNT on one node at a time (every primary of a cluster, in turn). Start at
+  /// `ScanPosition::default()`; continue from the page's `next` until `done`.
+  pub async fn scan_keys(&self, at: ScanPosition, pattern: &[u8]) -> Result<KeysPage> {
     self.check_open()?;
-    match &self.store {
-      Store::Memory(m) => Ok(ScanPage {
-        node: 0,
-        cursor: 0,
-        keys: m.keys_matching(pattern),
-        done: true,
-      }),
-      Store::Standalone(pool) => {
-        let (idx, mut conn) = pool.connection().await?;
-        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-          .arg(cursor)
-          .arg("MATCH")
-          .arg(pattern)
-          .arg("COUNT")
-          .arg(SCAN_COUNT)
-          .query_async(&mut conn)
-          .await
-          .map_err(|e| pool.failed(idx, e))?;
-        Ok(ScanPage {
-          node: 0,
-          cursor: next,
-          keys,
-          done: next == 0,
-        })
-      }
-      Store::Cluster(pool) => {
-        let at = node as usize;
-        let (nodes, next, keys) = pool.scan_page(at, cursor, pattern, SCAN_COUNT).await?;
-        let (node, done) = if next != 0 {
-          (node, false)
-        } else {
-          (node + 1, at + 1 >= nodes)
-        };
-        Ok(ScanPage {
-          node,
-          cursor: next,
-          keys,
-          done,
-        })
-      }
-    }
+    self.store.scan_keys(at, pattern, SCAN_COUNT).await
   }
 
   /// Stops accepting work and waits (bounded) for in-flight batches to finish.

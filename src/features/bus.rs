@@ -20,8 +20,8 @@ pub const BUS_MESSAGE: u8 = 0;
 pub const BUS_SUBSCRIBED: u8 = 1;
 /// Tag of a lost subscription (messages may be missed until the next `BUS_SUBSCRIBED`).
 pub const BUS_LOST: u8 = 2;
-/// Tag of a subscription the server refuses (payload = `"E_CODE: message"`): sent once per
-/// streak of refusals, so JS can report it once instead of at every retry.
+/// Tag of a subscription the server refuses (payload = the error kind as one byte, then the
+/// message): sent once per streak of refusals, so JS can report it once instead of at every retry.
 pub const BUS_REFUSED: u8 = 3;
 
 const RETRY_FIRST: Duration = Duration::from_millis(50);
@@ -64,8 +64,9 @@ pub async fn run(
         if let (Some(e), false) = (refused, reported) {
           reported = true;
           let e = e.refused("channel", &channel);
-          let text = format!("{}: {}", e.kind.code(), e.message);
-          queue.push_all(vec![event(BUS_REFUSED, text.into_bytes())]);
+          let mut payload = vec![e.kind as u8];
+          payload.extend_from_slice(e.message.as_bytes());
+          queue.push_all(vec![event(BUS_REFUSED, payload)]);
         }
         if sleep_or_stop(&mut stop, delay).await {
           return;

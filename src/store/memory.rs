@@ -2,7 +2,7 @@
 //! commands the engine uses (values carry the same envelope, TTLs in milliseconds).
 
 use crate::error::Result;
-use crate::store::backend::Backend;
+use crate::store::backend::{Backend, BusClients, KeysPage, ScanPosition};
 use crate::store::glob;
 use crate::store::keyspace::is_internal;
 use std::collections::HashMap;
@@ -186,7 +186,16 @@ impl Backend for MemoryStore {
 
   fn close(&self) {}
 
-  fn bus_clients(&self) -> Option<(Vec<redis::Client>, Duration)> {
+  /// Every key at once: memory mode holds them all anyway.
+  async fn scan_keys(&self, _at: ScanPosition, pattern: &[u8], _count: usize) -> Result<KeysPage> {
+    Ok(KeysPage {
+      next: ScanPosition::default(),
+      keys: self.keys_matching(pattern),
+      done: true,
+    })
+  }
+
+  fn bus_clients(&self) -> Option<BusClients> {
     None
   }
 }

@@ -3,20 +3,24 @@
 //! order; a failure fails only the commands it concerns.
 //!
 //! Layer: `store` owns the connections and the commands' path to Valkey: `memory` (with `glob`
-//! for pattern matching; `keyspace` for the internal keys), `standalone` (the pool for one node), `cluster` (slots, topology,
-//! per-primary pipelines) and `command` (what they all take and give back). May import `error`
+//! for pattern matching; `keyspace` for the internal keys), `standalone` (the pool for one node),
+//! `cluster` (slots, topology, per-primary pipelines), `backoff` (reconnect backoff, shared by
+//! both) and `command` (what they all take and give back, SCAN paging included). May import `error`
 //! only; it knows nothing of frames, completions or envelopes.
 
 pub mod backend;
+pub mod backoff;
 pub mod cluster;
 pub mod command;
 pub mod glob;
 pub mod keyspace;
 pub mod memory;
 pub mod standalone;
+#[cfg(test)]
+pub mod test_support;
 
 use crate::error::{CacheError, ErrorKind, Result};
-use crate::store::backend::Backend;
+use crate::store::backend::{Backend, BusClients, KeysPage, ScanPosition};
 use crate::store::cluster::ClusterPool;
 use crate::store::command::{miscount, Routed};
 use crate::store::memory::MemoryStore;
@@ -84,7 +88,6 @@ impl Store {
   }
 }
 
-/// The key of a plain `GET key`, if `cmd` is one.
 /// The one place that dispatches on the kind of store.
 impl Backend for Store {
   async fn warm_up(&self) {
@@ -119,7 +122,15 @@ impl Backend for Store {
     }
   }
 
-  fn bus_clients(&self) -> Option<(Vec<redis::Client>, std::time::Duration)> {
+  async fn scan_keys(&self, at: ScanPosition, pattern: &[u8], count: usize) -> Result<KeysPage> {
+    match self {
+      Store::Memory(m) => m.scan_keys(at, pattern, count).await,
+      Store::Standalone(p) => p.scan_keys(at, pattern, count).await,
+      Store::Cluster(p) => p.scan_keys(at, pattern, count).await,
+    }
+  }
+
+  fn bus_clients(&self) -> Option<BusClients> {
     match self {
       Store::Memory(m) => m.bus_clients(),
       Store::Standalone(p) => p.bus_clients(),
@@ -128,6 +139,7 @@ impl Backend for Store {
   }
 }
 
+/// The key of a plain `GET key`, if `cmd` is one.
 fn get_key(cmd: &Cmd) -> Option<&[u8]> {
   let mut args = cmd.args_iter();
   match (args.next(), args.next(), args.next()) {

@@ -7,19 +7,17 @@
 //! deadline allows, and the connect lives on to serve the next call when the server answers late.
 
 use crate::error::{CacheError, ErrorKind, Result};
-use crate::store::backend::Backend;
-use crate::store::keyspace::is_internal;
+use crate::store::backend::{Backend, BusClients, KeysPage, ScanPosition};
+use crate::store::backoff::Backoff;
+use crate::store::command::{scan_command, unlink_scanned, ScanReply};
 use futures_util::future::join_all;
 use redis::aio::MultiplexedConnection;
 use redis::io::tcp::TcpSettings;
 use redis::{AsyncConnectionConfig, ConnectionInfo, IntoConnectionInfo, Pipeline, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
-
-const BACKOFF_FIRST: Duration = Duration::from_millis(50);
-const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
@@ -38,47 +36,6 @@ struct Slot {
   conn: Mutex<Option<MultiplexedConnection>>,
   /// The connect under way, if any; its result arrives on the channel.
   pending: Mutex<Option<watch::Receiver<Option<Connected>>>>,
-}
-
-/// Reconnect backoff shared by the connections of one pool: after a failed connect, callers get
-/// the last error at once until the next attempt is due (50 ms doubling to 2 s).
-#[derive(Default)]
-pub struct Backoff {
-  failures: u32,
-  retry_at: Option<Instant>,
-  last: Option<CacheError>,
-}
-
-impl Backoff {
-  /// The last error (with the wait left) while a reconnect is not due yet.
-  pub fn check(&self) -> Result<()> {
-    match (self.retry_at, &self.last) {
-      (Some(at), Some(last)) if Instant::now() < at => Err(CacheError::new(
-        last.kind,
-        format!(
-          "{} (next reconnect attempt in {} ms)",
-          last.message,
-          (at - Instant::now()).as_millis()
-        ),
-      )),
-      _ => Ok(()),
-    }
-  }
-
-  /// Records the outcome of a connect attempt.
-  pub fn record<T>(&mut self, result: &Result<T>) {
-    match result {
-      Ok(_) => *self = Backoff::default(),
-      Err(err) => {
-        let delay = BACKOFF_FIRST
-          .saturating_mul(1 << self.failures.min(8))
-          .min(BACKOFF_MAX);
-        self.failures += 1;
-        self.retry_at = Some(Instant::now() + delay);
-        self.last = Some(err.clone());
-      }
-    }
-  }
 }
 
 pub struct NodePool {
@@ -298,51 +255,75 @@ impl Backend for NodePool {
   }
 
   async fn ping(&self) -> Result<()> {
-    let (idx, mut conn) = self.connection().await?;
-    redis::cmd("PING")
-      .query_async::<String>(&mut conn)
-      .await
-      .map_err(|e| self.failed(idx, e))?;
+    let (idx, conn) = self.connection().await?;
+    self
+      .query::<String>(idx, &conn, &redis::cmd("PING"))
+      .await?;
     Ok(())
   }
 
   async fn delete_matching(&self, pattern: &[u8], count: usize) -> Result<u64> {
-    let (idx, mut conn) = self.connection().await?;
-    let mut cursor: u64 = 0;
-    let mut deleted = 0u64;
-    loop {
-      let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-        .arg(cursor)
-        .arg("MATCH")
-        .arg(pattern)
-        .arg("COUNT")
-        .arg(count)
-        .query_async(&mut conn)
-        .await
-        .map_err(|e| self.failed(idx, e))?;
-      // Internal keys (tag markers, leases) are never a user's to delete.
-      let keys: Vec<Vec<u8>> = keys.into_iter().filter(|k| !is_internal(k)).collect();
-      if !keys.is_empty() {
-        let n: u64 = redis::cmd("UNLINK")
-          .arg(&keys)
-          .query_async(&mut conn)
-          .await
-          .map_err(|e| self.failed(idx, e))?;
-        deleted += n;
-      }
-      if next == 0 {
-        return Ok(deleted);
-      }
-      cursor = next;
-    }
+    let (idx, conn) = self.connection().await?;
+    let conn = &conn;
+    unlink_scanned(
+      |cursor| self.scan(idx, conn, scan_command(cursor, pattern, count)),
+      |keys| async move {
+        let mut unlink = redis::cmd("UNLINK");
+        unlink.arg(keys);
+        self.query::<u64>(idx, conn, &unlink).await
+      },
+    )
+    .await
+  }
+
+  async fn scan_keys(&self, at: ScanPosition, pattern: &[u8], count: usize) -> Result<KeysPage> {
+    let (idx, conn) = self.connection().await?;
+    let page = self
+      .scan(idx, &conn, scan_command(at.cursor, pattern, count))
+      .await?;
+    Ok(KeysPage {
+      next: ScanPosition {
+        node: 0,
+        cursor: page.next,
+      },
+      keys: page.keys,
+      done: page.next == 0,
+    })
   }
 
   fn close(&self) {
     (0..self.size()).for_each(|i| self.discard(i));
   }
 
-  fn bus_clients(&self) -> Option<(Vec<redis::Client>, Duration)> {
-    Some((vec![self.client.clone()], self.connect_timeout))
+  fn bus_clients(&self) -> Option<BusClients> {
+    Some(BusClients {
+      clients: vec![self.client.clone()],
+      connect_timeout: self.connect_timeout,
+    })
+  }
+}
+
+impl NodePool {
+  /// Runs one command on connection `idx` (a failure is classified by `failed`).
+  async fn query<T: redis::FromRedisValue>(
+    &self,
+    idx: usize,
+    conn: &MultiplexedConnection,
+    cmd: &redis::Cmd,
+  ) -> Result<T> {
+    cmd
+      .query_async(&mut conn.clone())
+      .await
+      .map_err(|e| self.failed(idx, e))
+  }
+
+  async fn scan(
+    &self,
+    idx: usize,
+    conn: &MultiplexedConnection,
+    cmd: redis::Cmd,
+  ) -> Result<ScanReply> {
+    ScanReply::read(self.query::<Value>(idx, conn, &cmd).await)
   }
 }
 
@@ -353,6 +334,8 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::store::test_support::{closed_port, runtime};
+  use std::time::Instant;
 
   fn cfg(url: &str) -> NodeConfig {
     NodeConfig {
@@ -406,16 +389,8 @@ mod tests {
 
   #[test]
   fn fails_fast_and_backs_off_when_nothing_listens() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-      .enable_all()
-      .build()
-      .unwrap();
-    // Bind then drop a listener: the port is (almost certainly) closed now.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-      .unwrap()
-      .local_addr()
-      .unwrap()
-      .port();
+    let rt = runtime();
+    let port = closed_port();
     let pool = NodePool::new(&cfg(&format!("redis://127.0.0.1:{port}"))).unwrap();
     rt.block_on(async {
       let first = pool.connection().await.err().unwrap();

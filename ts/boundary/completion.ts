@@ -19,15 +19,24 @@ export class Stale {
   constructor(readonly value: unknown) {}
 }
 
+/**
+ * One completion of a chunk, as the transport reads it: `id | status | tag | len | bytes`, the bytes
+ * being `chunk[start, end)`. One view is rewritten for every completion (no object per
+ * completion): read it while handling that completion, never keep it.
+ */
+export class CompletionView {
+  id = 0
+  status = 0
+  tag = 0
+  chunk: Buffer = Buffer.alloc(0)
+  start = 0
+  end = 0
+}
+
 /** The value of a `COMMAND` completion: a number, Buffer, string, parsed JSON or `null` (nil). */
-export function commandReply(
-  status: number,
-  tag: number,
-  chunk: Buffer,
-  start: number,
-  end: number,
-): unknown {
-  if (status !== STATUS_HIT) return null
+export function commandReply(c: CompletionView): unknown {
+  const { tag, chunk, start, end } = c
+  if (c.status !== STATUS_HIT) return null
   if (tag === REPLY_INT) return Number(chunk.toString('latin1', start, end))
   if (tag === REPLY_BULK) return Buffer.from(chunk.subarray(start, end))
   if (tag === REPLY_STATUS) return chunk.toString('utf8', start, end)

@@ -4,13 +4,17 @@
  * `get` — soft errors (Valkey down, timeout, server error) are misses, another error rejects.
  */
 import { READ_TRAILER_BYTES, STATUS_ERROR, STATUS_HIT, TAGGED } from './binding'
-import { NATIVE_KINDS } from './completion'
+import { NATIVE_KINDS, type CompletionView } from './completion'
 import { cacheError, type CacheError } from '../core/errors'
 import type { Codec } from '../core/codec'
-import type { L1 } from '../tiers/l1'
+import type { L1, StoredRead } from '../tiers/l1'
 
 /** Errors that make a read a miss instead of a rejection (as for `get`). */
 const SOFT = new Set(['E_CONNECTION', 'E_TIMEOUT', 'E_SERVER'])
+
+/** Rewritten for every value handed to the L1 (see `StoredRead`). */
+const NO_BYTES = Buffer.alloc(0)
+const read: StoredRead = { codec: 0, chunk: NO_BYTES, start: 0, end: 0, until: 0, tagged: false }
 
 /** Where the results of one `getMany` go. */
 export interface Many {
@@ -26,11 +30,10 @@ export function readMany(
   m: Many,
   codec: Codec,
   l1: L1 | undefined,
-  chunk: Buffer,
-  start: number,
-  end: number,
+  c: CompletionView,
 ): { failure: CacheError | undefined; decodeErrors: number } {
   const { keys, out, slots, epoch } = m
+  const { chunk, start, end } = c
   let failure: CacheError | undefined
   let decodeErrors = 0
   let p = start
@@ -49,8 +52,14 @@ export function readMany(
         const value = codec.decode(id, chunk, from, to - READ_TRAILER_BYTES)
         out[slots[i]] = value
         if (l1 !== undefined) {
-          const until = chunk.readDoubleLE(to - READ_TRAILER_BYTES)
-          l1.fill(keys[i], value, id, chunk, from, to - READ_TRAILER_BYTES, until, (tg & TAGGED) !== 0, epoch)
+          read.codec = id
+          read.chunk = chunk
+          read.start = from
+          read.end = to - READ_TRAILER_BYTES
+          read.until = chunk.readDoubleLE(read.end)
+          read.tagged = (tg & TAGGED) !== 0
+          l1.fill(keys[i], value, read, epoch)
+          read.chunk = NO_BYTES
         }
       } catch {
         decodeErrors++

@@ -16,12 +16,12 @@ import {
   TAGGED,
   type EngineOptions,
 } from './binding'
-import { commandReply, DOWN, MISS, NATIVE_KINDS, Stale } from './completion'
+import { commandReply, CompletionView, DOWN, MISS, NATIVE_KINDS, Stale } from './completion'
 import { RequestFrame } from './frame'
 import { readMany, type Many } from './many'
 import { CacheError, cacheError, ClosedError, fromNative } from '../core/errors'
 import type { Codec } from '../core/codec'
-import type { L1 } from '../tiers/l1'
+import type { L1, StoredRead } from '../tiers/l1'
 
 export const KIND_VALUE = 0
 export const KIND_VOID = 1
@@ -49,6 +49,7 @@ export const KIND_MANY = 6
 /** Added to a read's kind: take the engine's hit/miss count of this read out again. */
 export const UNCOUNTED = 8
 
+const NO_BYTES = Buffer.alloc(0)
 /** Longest stretch, in ms, that chained drains may hold the event loop before yielding. */
 const TURN_BUDGET_MS = 2
 
@@ -93,6 +94,9 @@ export class TransportCore {
   private free: number[] = []
   protected inflight = 0
   private turnStart = 0
+  /** The completion being handled, and what a hit hands the L1: rewritten each time, never kept. */
+  private readonly view = new CompletionView()
+  private readonly read: StoredRead = { codec: 0, chunk: NO_BYTES, start: 0, end: 0, until: 0, tagged: false }
   private readonly keepAlive: NodeJS.Timeout
   private closing?: Promise<void>
 
@@ -212,15 +216,22 @@ export class TransportCore {
 
   private handleChunk(chunk: Buffer): void {
     const count = chunk.readUInt32LE(0)
+    const c = this.view
+    c.chunk = chunk
     let p = 5
-    for (let i = 0; i < count; i++) {
-      const id = chunk.readUInt32LE(p)
-      const status = chunk[p + 4]
-      const tag = chunk[p + 5]
-      const end = p + 10 + chunk.readUInt32LE(p + 6)
-      if (id === BUS_ID) this.bus(tag, chunk.subarray(p + 10, end))
-      else this.complete(id, status, tag, chunk, p + 10, end)
-      p = end
+    try {
+      for (let i = 0; i < count; i++) {
+        c.id = chunk.readUInt32LE(p)
+        c.status = chunk[p + 4]
+        c.tag = chunk[p + 5]
+        c.start = p + 10
+        c.end = c.start + chunk.readUInt32LE(p + 6)
+        if (c.id === BUS_ID) this.bus(c.tag, chunk.subarray(c.start, c.end))
+        else this.complete(c)
+        p = c.end
+      }
+    } finally {
+      c.chunk = NO_BYTES
     }
   }
 
@@ -240,7 +251,8 @@ export class TransportCore {
   /** Bus events whose handler threw (counted as bad bus messages). */
   busFailures = 0
 
-  private complete(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
+  private complete(c: CompletionView): void {
+    const { id, status, tag, chunk, start, end } = c
     let kind = this.kinds[id]
     if (kind & UNCOUNTED) {
       kind &= ~UNCOUNTED
@@ -254,8 +266,8 @@ export class TransportCore {
       const code = status === STATUS_ERROR ? (NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL') : undefined
       observer.completed(kind, this.started[id], code)
     }
-    if (kind === KIND_PROBE) return this.probed(id, status, tag, chunk, start, end)
-    if (kind === KIND_MANY) return this.manyRead(id, status, tag, chunk, start, end)
+    if (kind === KIND_PROBE) return this.probed(c)
+    if (kind === KIND_MANY) return this.manyRead(c)
     if (status === STATUS_ERROR) {
       const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
       if (kind === KIND_VALUE && SOFT.has(err.code)) this.settle(id, true, undefined)
@@ -270,15 +282,15 @@ export class TransportCore {
         const codec = tag & ~TAGGED
         try {
           value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
-          this.fillL1(id, value, codec, tag, chunk, start, end)
+          this.fillL1(c, value, codec)
         } catch {
           this.decodeErrors++
         }
       }
       this.settle(id, true, value)
     } else if (kind === KIND_ENTRY) {
-      this.settle(id, true, this.entry(id, status, tag, chunk, start, end, this.kinds[id] !== KIND_ENTRY))
-    } else if (kind === KIND_COMMAND) this.settle(id, true, commandReply(status, tag, chunk, start, end))
+      this.settle(id, true, this.entry(c, this.kinds[id] !== KIND_ENTRY))
+    } else if (kind === KIND_COMMAND) this.settle(id, true, commandReply(c))
     else this.settle(id, true, kind === KIND_FLAG ? status === STATUS_HIT : undefined)
   }
 
@@ -287,7 +299,8 @@ export class TransportCore {
    * The completion of a `getMany`: per key, in order, `status u8 | tag u8 | len u32 | bytes`, each
    * read exactly as `complete` reads a `get` (soft errors are misses; another error rejects).
    */
-  private manyRead(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
+  private manyRead(c: CompletionView): void {
+    const { id, status, tag, chunk, start, end } = c
     const m = this.many[id] as Many
     this.many[id] = undefined
     if (status === STATUS_ERROR) {
@@ -297,13 +310,14 @@ export class TransportCore {
         cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end)),
       )
     }
-    const { failure, decodeErrors } = readMany(m, this.codec, this.l1, chunk, start, end)
+    const { failure, decodeErrors } = readMany(m, this.codec, this.l1, c)
     this.decodeErrors += decodeErrors
     if (failure !== undefined) this.settle(id, false, failure)
     else this.settle(id, true, m.out)
   }
 
-  private probed(id: number, status: number, tag: number, chunk: Buffer, start: number, end: number): void {
+  private probed(c: CompletionView): void {
+    const { id, status, tag, chunk, start, end } = c
     if (status === STATUS_ERROR) {
       const err = cacheError(NATIVE_KINDS[tag - 1] ?? 'E_INTERNAL', chunk.toString('utf8', start, end))
       return SOFT.has(err.code) ? this.settle(id, true, false) : this.settle(id, false, err)
@@ -320,22 +334,15 @@ export class TransportCore {
     this.settle(id, true, live)
   }
 
-  private entry(
-    id: number,
-    status: number,
-    tag: number,
-    chunk: Buffer,
-    start: number,
-    end: number,
-    uncounted: boolean,
-  ): unknown {
+  private entry(c: CompletionView, uncounted: boolean): unknown {
+    const { status, tag, chunk, end } = c
     this.lastUntil = 0
     if (status !== STATUS_HIT && status !== STATUS_STALE) return MISS
     try {
       const codec = tag & ~TAGGED
-      const value = this.codec.decode(codec, chunk, start, end - READ_TRAILER_BYTES)
+      const value = this.codec.decode(codec, chunk, c.start, end - READ_TRAILER_BYTES)
       if (status === STATUS_HIT) this.lastUntil = chunk.readDoubleLE(end - READ_TRAILER_BYTES)
-      if (status === STATUS_HIT) this.fillL1(id, value, codec, tag, chunk, start, end)
+      if (status === STATUS_HIT) this.fillL1(c, value, codec)
       return status === STATUS_HIT ? value : new Stale(value)
     } catch {
       if (uncounted) this.uncountedErrors++
@@ -345,29 +352,18 @@ export class TransportCore {
   }
 
   /** Keeps a decoded hit in L1 (when on), with its bytes and fresh-until time from the read trailer. */
-  private fillL1(
-    id: number,
-    value: unknown,
-    codec: number,
-    tag: number,
-    chunk: Buffer,
-    start: number,
-    end: number,
-  ): void {
+  private fillL1(c: CompletionView, value: unknown, codec: number): void {
     const l1 = this.l1
     if (l1 === undefined) return
-    const body = end - READ_TRAILER_BYTES
-    l1.fill(
-      this.keys[id],
-      value,
-      codec,
-      chunk,
-      start,
-      body,
-      chunk.readDoubleLE(body),
-      (tag & TAGGED) !== 0,
-      this.epochs[id],
-    )
+    const read = this.read
+    read.codec = codec
+    read.chunk = c.chunk
+    read.start = c.start
+    read.end = c.end - READ_TRAILER_BYTES
+    read.until = c.chunk.readDoubleLE(read.end)
+    read.tagged = (c.tag & TAGGED) !== 0
+    l1.fill(this.keys[c.id], value, read, this.epochs[c.id])
+    read.chunk = NO_BYTES
   }
 
   private settle(id: number, ok: boolean, value: unknown): void {

@@ -14,6 +14,7 @@ export type CacheErrorCode =
   | 'E_TIMEOUT'
   | 'E_AUTH'
   | 'E_NO_PERMISSION'
+  | 'E_NO_SCRIPT'
   | 'E_CLOSED'
   | 'E_LOCK_TIMEOUT'
   | 'E_RATE_LIMITED'
@@ -123,6 +124,7 @@ const KNOWN: Record<CacheErrorCode, true> = {
   E_TIMEOUT: true,
   E_AUTH: true,
   E_NO_PERMISSION: true,
+  E_NO_SCRIPT: true,
   E_CLOSED: true,
   E_LOCK_TIMEOUT: true,
   E_RATE_LIMITED: true,
@@ -138,19 +140,15 @@ export function isCacheErrorCode(code: unknown): code is CacheErrorCode {
 }
 
 /**
- * Converts an error thrown by the native binding into a `CacheError`. Synchronous native calls
- * throw with `code` already set; `async` ones (whose rejections napi-rs builds with a fixed
- * status) put the code before the message, `"E_CODE: message"`.
+ * Converts an error thrown by the native binding into a `CacheError`. Native calls, synchronous
+ * or `async`, throw (reject) with `code` already set to one of the codes above; anything else is
+ * an internal error.
  */
 export function fromNative(err: unknown): CacheError {
   if (err instanceof CacheError) return err
   const message = err instanceof Error ? err.message : String(err)
   const code = (err as { code?: unknown } | null | undefined)?.code
-  if (isCacheErrorCode(code)) return cacheError(code, message)
-  const sep = message.indexOf(': ')
-  const lead = sep > 0 ? message.slice(0, sep) : undefined
-  if (isCacheErrorCode(lead)) return cacheError(lead, message.slice(sep + 2))
-  return new CacheError('E_INTERNAL', message)
+  return isCacheErrorCode(code) ? cacheError(code, message) : new CacheError('E_INTERNAL', message)
 }
 
 /** A codec failure (or anything thrown while serializing) as the `CacheError` `set` rejects with. */

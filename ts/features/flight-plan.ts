@@ -3,14 +3,14 @@ import type { LoaderContext } from './loader'
 
 export type Loader = (ctx: LoaderContext) => unknown
 
-/** Counters shared with `stats()`. */
+/** The `getOrSet` counters, part of `stats()` (`CacheStats`). */
 export interface FlightCounters {
   loads: number
   loadErrors: number
   coalesced: number
   lockWaits: number
   staleServed: number
-  /** Refresh-ahead loads run here (background, under the lease). */
+  /** Refresh-ahead loads run by this process (background, under the lease). */
   refreshes: number
   /** Refresh-ahead loads that failed (the current value stayed in place). */
   refreshErrors: number

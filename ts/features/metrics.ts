@@ -1,20 +1,15 @@
-/** Counters since the cache started (shared by all namespaces of one `Cache`). */
-export interface CacheStats {
+/**
+ * Counters since the cache started (shared by all namespaces of one `Cache`); the `getOrSet`
+ * counters (`loads`, `loadErrors`, `coalesced`, `lockWaits`, `staleServed`, `refreshes`,
+ * `refreshErrors`) are its single-flight's own.
+ */
+export interface CacheStats extends FlightCounters {
   hits: number
   misses: number
   l1Hits: number
   l2Hits: number
   sets: number
   deletes: number
-  loads: number
-  loadErrors: number
-  coalesced: number
-  lockWaits: number
-  staleServed: number
-  /** Refresh-ahead loads run by this process. */
-  refreshes: number
-  /** Refresh-ahead loads that failed (the current value stayed in place). */
-  refreshErrors: number
   /** writeThrough calls whose caching failed after the source was written (key invalidated). */
   writeThroughErrors: number
   errors: number
@@ -39,6 +34,7 @@ export interface HealthReport {
 
 import { CacheError } from '../core/errors'
 import type { Histogram, ProcedureStats, Telemetry } from './telemetry'
+import type { FlightCounters } from './flight-plan'
 
 /** One cache's share of an exposition. */
 export interface MetricsSource {

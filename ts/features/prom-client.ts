@@ -4,7 +4,7 @@
  * `prom-client` is an optional peer; only a registry-shaped object is needed.
  */
 import { CacheError } from '../core/errors'
-import type { Cache } from '../cache'
+import type { Cache } from '../cache/cache'
 import { renderExposition } from './metrics'
 import { renderMetrics } from './render-metrics'
 

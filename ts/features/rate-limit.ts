@@ -3,7 +3,7 @@
  * exact under any concurrency and cluster-safe), with time taken from Valkey (`TIME`) so the clocks
  * of app servers never matter. Memory-only caches get an in-process twin with the same arithmetic.
  */
-import type { Cache } from '../cache'
+import type { Cache } from '../cache/cache'
 import { keySlot } from '../boundary/binding'
 import { CacheError, InvalidKeyError, InvalidOptionError } from '../core/errors'
 import { checkWellFormed, wellFormed } from '../core/keys'

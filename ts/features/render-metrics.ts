@@ -1,6 +1,6 @@
 /** `renderMetrics`: several caches as one exposition. Apart from metrics.ts because it takes
  * `Cache` instances, and cache.ts imports metrics.ts (this module is imported by nothing in the core). */
-import type { Cache } from '../cache'
+import type { Cache } from '../cache/cache'
 import { CacheError } from '../core/errors'
 import { renderExposition } from './metrics'
 

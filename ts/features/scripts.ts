@@ -3,12 +3,12 @@
  * server (the rate limiter's counters, the session store's atomic replace).
  */
 import { createHash } from 'node:crypto'
-import type { Cache } from '../cache'
+import type { Cache } from '../cache/cache'
 import { CacheError } from '../core/errors'
 
 /**
- * @internal Runs a Lua script by EVALSHA, loading it with EVAL on `NOSCRIPT` (first use, server
- * restart, SCRIPT FLUSH). `keys[0]` routes the command.
+ * @internal Runs a Lua script by EVALSHA, loading it with EVAL on `E_NO_SCRIPT` (the server's
+ * NOSCRIPT: first use, server restart, SCRIPT FLUSH). `keys[0]` routes the command.
  */
 export async function runScript(
   cache: Cache,
@@ -21,7 +21,7 @@ export async function runScript(
   try {
     return await cache._command(keys[0], ['EVALSHA', sha, ...tail])
   } catch (e) {
-    if (!(e instanceof CacheError && e.code === 'E_SERVER' && /noscript/i.test(e.message))) throw e
+    if (!(e instanceof CacheError && e.code === 'E_NO_SCRIPT')) throw e
     return cache._command(keys[0], ['EVAL', script, ...tail])
   }
 }

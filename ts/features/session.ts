@@ -4,7 +4,7 @@
  * never written into an error message.
  */
 import { randomBytes } from 'node:crypto'
-import type { Cache } from '../cache'
+import type { Cache } from '../cache/cache'
 import {
   CacheError,
   InvalidKeyError,

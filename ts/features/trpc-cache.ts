@@ -1,6 +1,6 @@
 /** `cacheMiddleware`: caches tRPC query results through `getOrSet` (entry point: ferrocache/trpc). */
 import { performance } from 'node:perf_hooks'
-import type { Cache } from '../cache'
+import type { Cache } from '../cache/cache'
 import { CacheError, InvalidOptionError } from '../core/errors'
 import type { ProcedureStats } from './telemetry'
 import { hashInput } from './trpc-input-hash'

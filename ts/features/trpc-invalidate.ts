@@ -1,5 +1,5 @@
 /** `invalidateMiddleware` and `trpcStats`: tag invalidation after tRPC mutations. */
-import type { Cache } from '../cache'
+import type { Cache } from '../cache/cache'
 import { InvalidOptionError } from '../core/errors'
 import {
   checkFn,

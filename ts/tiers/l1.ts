@@ -29,6 +29,22 @@ function deepFreeze(v: unknown): void {
   for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k])
 }
 
+/**
+ * A value as a read brought it: its codec, where its bytes sit in the completion chunk, and its
+ * read trailer. The readers keep one each and rewrite it for every read (no object per read).
+ */
+export interface StoredRead {
+  codec: number
+  chunk: Buffer
+  start: number
+  /** End of the value's bytes (the read trailer excluded). */
+  end: number
+  /** The entry's expiry/fresh time, epoch ms (0 = unknown). */
+  until: number
+  /** The entry carries tags (a tag invalidation drops it). */
+  tagged: boolean
+}
+
 export class L1 {
   hits = 0
   /** False while invalidations may be missed (bus not subscribed): reads bypass the tier. */
@@ -69,19 +85,13 @@ export class L1 {
     return s !== undefined && s.expiresAt > Date.now()
   }
 
-  /** Keeps a value just read from Valkey. `until` is the entry's expiry/fresh time (epoch ms, 0 = unknown). */
-  fill(
-    key: string,
-    value: unknown,
-    codec: number,
-    chunk: Buffer,
-    start: number,
-    end: number,
-    until: number,
-    tagged: boolean,
-    epoch: number,
-  ): void {
+  /**
+   * Keeps a value just read from Valkey (`read`: where its bytes are; read here, never kept), unless
+   * the L1 changed since the read was issued (`epoch`).
+   */
+  fill(key: string, value: unknown, read: StoredRead, epoch: number): void {
     if (!this.enabled || epoch !== this.epoch) return
+    const { codec, chunk, start, end, until, tagged } = read
     const size = end - start
     if (size > this.maxBytes / 8) return
     const now = Date.now()

@@ -20,14 +20,13 @@ pub mod slots;
 mod topology;
 
 use crate::error::{CacheError, ErrorKind, Result};
-use crate::store::backend::Backend;
-use crate::store::cluster::slot_pipelines::{route, run, Item, Replies};
+use crate::store::backend::{Backend, BusClients, KeysPage, ScanPosition};
+use crate::store::backoff::Backoff;
+use crate::store::cluster::slot_pipelines::{route, run, Replies, SlotCommand};
 use crate::store::cluster::slots::{redirected, slot_of};
 use crate::store::cluster::topology::{Router, Topology};
 use crate::store::command::{miscount, Routed};
-use crate::store::standalone::{
-  command_timed_out, invalid_url, lock, open_client, Backoff, NodeConfig,
-};
+use crate::store::standalone::{command_timed_out, invalid_url, lock, open_client, NodeConfig};
 use futures_util::future::join_all;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
@@ -67,8 +66,17 @@ pub struct ClusterPool {
   backoff: Mutex<Backoff>,
 }
 
-/// A pipeline for one primary, with each command's index in the batch and slot.
-type Direct = (Pipeline, Vec<(usize, u16)>);
+/// A pipeline for one primary (the direct path).
+struct PrimaryPipeline {
+  pipe: Pipeline,
+  /// Per command in `pipe`: where its reply goes in the batch, and its slot.
+  placed: Vec<Placed>,
+}
+
+struct Placed {
+  index: usize,
+  slot: u16,
+}
 
 impl ClusterPool {
   pub fn new(cfg: &ClusterConfig) -> Result<Self> {
@@ -167,8 +175,8 @@ impl ClusterPool {
     };
     let mut out: Vec<Option<Result<Value>>> = (0..count).map(|_| None).collect();
     let topology = self.router.topology(&conn).await;
-    let mut later: Vec<Item> = Vec::new();
-    let mut direct: HashMap<usize, Direct> = HashMap::new();
+    let mut later: Vec<SlotCommand> = Vec::new();
+    let mut direct: HashMap<usize, PrimaryPipeline> = HashMap::new();
     for (i, r) in cmds.into_iter().enumerate() {
       let slot = (!r.key.is_empty()).then(|| slot_of(r.key));
       match (
@@ -176,22 +184,27 @@ impl ClusterPool {
         slot.zip(topology.as_ref()).and_then(|(s, t)| t.node_of(s)),
       ) {
         (Some(s), Some(node)) => {
-          let group = direct
-            .entry(node)
-            .or_insert_with(|| (redis::pipe(), Vec::new()));
-          group.0.add_command(r.cmd);
-          group.1.push((i, s));
+          let group = direct.entry(node).or_insert_with(|| PrimaryPipeline {
+            pipe: redis::pipe(),
+            placed: Vec::new(),
+          });
+          group.pipe.add_command(r.cmd);
+          group.placed.push(Placed { index: i, slot: s });
         }
-        (slot, _) => later.push((i, slot, r.cmd)),
+        (slot, _) => later.push(SlotCommand {
+          index: i,
+          slot,
+          cmd: r.cmd,
+        }),
       }
     }
     if let Some(t) = &topology {
       let asked = self.send_direct(t, direct, &mut out, &mut later).await;
       // A slot being migrated: one command at a time, each preceded by ASKING.
-      for (i, slot, cmd) in asked {
-        let to = RoutingInfo::SingleNode(route(slot));
-        let reply = conn.clone().route_command(cmd, to).await;
-        out[i] = Some(reply.map_err(CacheError::from));
+      for again in asked {
+        let to = RoutingInfo::SingleNode(route(again.slot));
+        let reply = conn.clone().route_command(again.cmd, to).await;
+        out[again.index] = Some(reply.map_err(CacheError::from));
       }
     }
     run(&conn, later, &mut out).await;
@@ -206,27 +219,31 @@ impl ClusterPool {
   async fn send_direct(
     &self,
     t: &Topology,
-    direct: HashMap<usize, Direct>,
+    direct: HashMap<usize, PrimaryPipeline>,
     out: &mut Replies,
-    later: &mut Vec<Item>,
-  ) -> Vec<Item> {
-    let sends = direct.into_iter().map(|(node, (pipe, at))| {
+    later: &mut Vec<SlotCommand>,
+  ) -> Vec<SlotCommand> {
+    let sends = direct.into_iter().map(|(node, group)| {
       let pool = t.pool(node).clone();
       async move {
-        let res = pool.pipeline(&pipe, at.len()).await;
-        (pipe, at, res)
+        let res = pool.pipeline(&group.pipe, group.placed.len()).await;
+        (group, res)
       }
     });
     let mut asked = Vec::new();
-    for (pipe, at, res) in join_all(sends).await {
+    for (PrimaryPipeline { pipe, placed: at }, res) in join_all(sends).await {
       let err = match res {
         Ok(values) if values.len() == at.len() => {
-          for ((v, (i, s)), cmd) in values.into_iter().zip(at).zip(pipe.cmd_iter()) {
+          for ((v, p), cmd) in values.into_iter().zip(at).zip(pipe.cmd_iter()) {
             match redirected(&v) {
-              None => out[i] = Some(Ok(v)),
+              None => out[p.index] = Some(Ok(v)),
               Some(how) => {
                 self.router.mark_stale();
-                let again = (i, Some(s), cmd.clone());
+                let again = SlotCommand {
+                  index: p.index,
+                  slot: Some(p.slot),
+                  cmd: cmd.clone(),
+                };
                 match how {
                   RetryMethod::AskRedirect => asked.push(again),
                   _ => later.push(again),
@@ -242,8 +259,8 @@ impl ClusterPool {
           e
         }
       };
-      for (i, _) in at {
-        out[i] = Some(Err(err.clone()));
+      for p in at {
+        out[p.index] = Some(Err(err.clone()));
       }
     }
     asked
@@ -275,27 +292,36 @@ impl Backend for ClusterPool {
     self.router.clear();
   }
 
-  fn bus_clients(&self) -> Option<(Vec<redis::Client>, Duration)> {
-    Some((self.seeds.clone(), self.connect_timeout))
+  /// The primaries one after another (in `CLUSTER SLOTS` order), each from cursor 0 to 0.
+  async fn scan_keys(&self, at: ScanPosition, pattern: &[u8], count: usize) -> Result<KeysPage> {
+    let conn = self.connection().await?;
+    let node = at.node as usize;
+    let scanned = nodes::scan_page(&conn, node, at.cursor, pattern, count).await?;
+    let next = scanned.page.next;
+    let (node, done) = if next != 0 {
+      (at.node, false)
+    } else {
+      (at.node + 1, node + 1 >= scanned.primaries)
+    };
+    Ok(KeysPage {
+      next: ScanPosition { node, cursor: next },
+      keys: scanned.page.keys,
+      done,
+    })
   }
-}
 
-impl ClusterPool {
-  /// One SCAN page of the `node`-th primary: (number of primaries, next cursor, keys).
-  pub async fn scan_page(
-    &self,
-    node: usize,
-    cursor: u64,
-    pattern: &[u8],
-    count: usize,
-  ) -> Result<(usize, u64, Vec<Vec<u8>>)> {
-    nodes::scan_page(&self.connection().await?, node, cursor, pattern, count).await
+  fn bus_clients(&self) -> Option<BusClients> {
+    Some(BusClients {
+      clients: self.seeds.clone(),
+      connect_timeout: self.connect_timeout,
+    })
   }
 }
 
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::store::test_support::{closed_port, runtime};
 
   fn cfg(seeds: &[&str]) -> ClusterConfig {
     ClusterConfig {
@@ -321,15 +347,8 @@ mod tests {
 
   #[test]
   fn fails_fast_when_no_seed_answers() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-      .enable_all()
-      .build()
-      .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-      .unwrap()
-      .local_addr()
-      .unwrap()
-      .port();
+    let rt = runtime();
+    let port = closed_port();
     let pool = ClusterPool::new(&cfg(&[&format!("redis://127.0.0.1:{port}")])).unwrap();
     rt.block_on(async {
       let cmd = Routed {

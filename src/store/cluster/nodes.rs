@@ -4,10 +4,9 @@
 //! (same TLS and credentials).
 
 use crate::error::{CacheError, ErrorKind, Result};
-use crate::store::cluster::slot_pipelines::{run, Item};
+use crate::store::cluster::slot_pipelines::{run, SlotCommand};
 use crate::store::cluster::slots::{slot_of, SLOTS};
-use crate::store::command::{checked, miscount};
-use crate::store::keyspace::is_internal;
+use crate::store::command::{checked, miscount, scan_command, unlink_scanned, ScanReply};
 use futures_util::future::join_all;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
@@ -35,10 +34,12 @@ pub async fn delete_matching(
   pattern: &[u8],
   count: usize,
 ) -> Result<u64> {
-  let scans = primaries(conn)
-    .await?
-    .into_iter()
-    .map(|node| scan_delete(conn, node, pattern, count));
+  let scans = primaries(conn).await?.into_iter().map(|node| {
+    unlink_scanned(
+      move |cursor| scan(conn, node.clone(), scan_command(cursor, pattern, count)),
+      |keys| unlink_by_slot(conn, keys),
+    )
+  });
   let mut deleted = 0;
   for r in join_all(scans).await {
     deleted += r?;
@@ -46,55 +47,106 @@ pub async fn delete_matching(
   Ok(deleted)
 }
 
-/// One SCAN page of the `node`-th primary (in `CLUSTER SLOTS` order): (primaries, next cursor, keys).
-/// Used by `keys()`, which walks the primaries one after another with bounded pages.
+/// One SCAN page of one primary, and how many primaries there are.
+pub struct PrimaryScan {
+  pub primaries: usize,
+  pub page: ScanReply,
+}
+
+/// One SCAN page of the `node`-th primary (in `CLUSTER SLOTS` order). Used by `keys()`, which
+/// walks the primaries one after another with bounded pages.
 pub async fn scan_page(
   conn: &ClusterConnection,
   node: usize,
   cursor: u64,
   pattern: &[u8],
   count: usize,
-) -> Result<(usize, u64, Vec<Vec<u8>>)> {
+) -> Result<PrimaryScan> {
   let nodes = primaries(conn).await?;
-  let Some(route) = nodes.get(node).cloned() else {
-    return Ok((nodes.len(), 0, Vec::new()));
+  let page = match nodes.get(node).cloned() {
+    Some(route) => scan(conn, route, scan_command(cursor, pattern, count)).await?,
+    None => ScanReply {
+      next: 0,
+      keys: Vec::new(),
+    },
   };
-  let mut scan = redis::cmd("SCAN");
-  scan
-    .arg(cursor)
-    .arg("MATCH")
-    .arg(pattern)
-    .arg("COUNT")
-    .arg(count);
-  let reply = conn.clone().route_command(scan, route).await;
-  let reply = checked(reply.map_err(CacheError::from))?;
-  let (next, keys): (u64, Vec<Vec<u8>>) =
-    redis::from_redis_value(reply).map_err(redis::RedisError::from)?;
-  Ok((nodes.len(), next, keys))
+  Ok(PrimaryScan {
+    primaries: nodes.len(),
+    page,
+  })
+}
+
+async fn scan(conn: &ClusterConnection, node: RoutingInfo, cmd: Cmd) -> Result<ScanReply> {
+  let reply = conn.clone().route_command(cmd, node).await;
+  ScanReply::read(reply.map_err(CacheError::from))
+}
+
+/// UNLINK `keys`, one command per slot (never a cross-slot command); returns how many were deleted.
+async fn unlink_by_slot(conn: &ClusterConnection, keys: Vec<Vec<u8>>) -> Result<u64> {
+  let mut by_slot: HashMap<u16, Cmd> = HashMap::new();
+  for k in &keys {
+    by_slot
+      .entry(slot_of(k))
+      .or_insert_with(|| redis::cmd("UNLINK"))
+      .arg(k);
+  }
+  let items: Vec<SlotCommand> = by_slot
+    .into_iter()
+    .enumerate()
+    .map(|(index, (slot, cmd))| SlotCommand {
+      index,
+      slot: Some(slot),
+      cmd,
+    })
+    .collect();
+  let mut replies: Vec<Option<Result<Value>>> = (0..items.len()).map(|_| None).collect();
+  run(conn, items, &mut replies).await;
+  let mut deleted = 0;
+  for r in replies {
+    let r = r.unwrap_or_else(|| Err(miscount(0, 1)));
+    if let Value::Int(d) = checked(r)? {
+      deleted += d.max(0) as u64;
+    }
+  }
+  Ok(deleted)
 }
 
 /// A primary's address as `CLUSTER SLOTS` gives it.
-pub type Addr = (String, u16);
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeAddr {
+  pub host: String,
+  pub port: u16,
+}
+
+/// A range of slots (`first..=last`) and the primary serving it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotRange {
+  pub first: u16,
+  pub last: u16,
+  pub primary: NodeAddr,
+}
 
 /// Routes to every primary that owns slots, from a fresh `CLUSTER SLOTS`. A primary that is down
 /// is still listed, so using it fails instead of silently skipping its keys.
 async fn primaries(conn: &ClusterConnection) -> Result<Vec<RoutingInfo>> {
-  let mut out: Vec<Addr> = Vec::new();
-  for (_, _, addr) in slot_ranges(conn).await? {
-    if !out.contains(&addr) {
-      out.push(addr);
+  let mut out: Vec<NodeAddr> = Vec::new();
+  for range in slot_ranges(conn).await? {
+    if !out.contains(&range.primary) {
+      out.push(range.primary);
     }
   }
   Ok(
     out
       .into_iter()
-      .map(|(host, port)| RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port }))
+      .map(|NodeAddr { host, port }| {
+        RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port })
+      })
       .collect(),
   )
 }
 
-/// `CLUSTER SLOTS` (asked of any node): (first slot, last slot, primary) per range.
-pub async fn slot_ranges(conn: &ClusterConnection) -> Result<Vec<(u16, u16, Addr)>> {
+/// `CLUSTER SLOTS` (asked of any node): its ranges of slots and their primaries.
+pub async fn slot_ranges(conn: &ClusterConnection) -> Result<Vec<SlotRange>> {
   let random = RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
   let mut ask = redis::cmd("CLUSTER");
   ask.arg("SLOTS");
@@ -105,7 +157,7 @@ pub async fn slot_ranges(conn: &ClusterConnection) -> Result<Vec<(u16, u16, Addr
 /// Reads a `CLUSTER SLOTS` reply. Nothing from the network is trusted: ranges whose bounds are
 /// not slots, or whose start is past its end, are skipped (their slots stay unknown and go
 /// through the cluster client); a reply of the wrong shape is an error, never a panic.
-pub fn parse_slot_ranges(reply: Value) -> Result<Vec<(u16, u16, Addr)>> {
+pub fn parse_slot_ranges(reply: Value) -> Result<Vec<SlotRange>> {
   let Value::Array(ranges) = reply else {
     return Err(CacheError::new(
       ErrorKind::Server,
@@ -127,20 +179,24 @@ pub fn parse_slot_ranges(reply: Value) -> Result<Vec<(u16, u16, Addr)>> {
     if from > to {
       continue;
     }
-    let addr = node_address(node).ok_or_else(|| {
+    let primary = node_address(node).ok_or_else(|| {
       CacheError::new(
         ErrorKind::Server,
         format!("CLUSTER SLOTS names a primary without a usable address: {node:?}"),
       )
     })?;
-    out.push((from, to, addr));
+    out.push(SlotRange {
+      first: from,
+      last: to,
+      primary,
+    });
   }
   Ok(out)
 }
 
-/// `[endpoint, port, id, {ip, hostname…}]` → (host, port); the metadata ip when the endpoint is
+/// `[endpoint, port, id, {ip, hostname…}]` → its address; the metadata ip when the endpoint is
 /// empty or unknown.
-fn node_address(node: &[Value]) -> Option<(String, u16)> {
+fn node_address(node: &[Value]) -> Option<NodeAddr> {
   let text = |v: &Value| match v {
     Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
     Value::SimpleString(s) => Some(s.clone()),
@@ -165,61 +221,22 @@ fn node_address(node: &[Value]) -> Option<(String, u16)> {
       .and_then(|kv| kv.get(1).and_then(text)),
     _ => None,
   };
-  Some((endpoint.or_else(ip)?, port))
-}
-
-/// SCAN one primary with MATCH, UNLINK each page per slot group; returns how many were deleted.
-async fn scan_delete(
-  conn: &ClusterConnection,
-  node: RoutingInfo,
-  pattern: &[u8],
-  count: usize,
-) -> Result<u64> {
-  let mut cursor: u64 = 0;
-  let mut deleted = 0u64;
-  loop {
-    let mut scan = redis::cmd("SCAN");
-    scan
-      .arg(cursor)
-      .arg("MATCH")
-      .arg(pattern)
-      .arg("COUNT")
-      .arg(count);
-    let reply = conn.clone().route_command(scan, node.clone()).await;
-    let reply = checked(reply.map_err(CacheError::from))?;
-    let (next, keys): (u64, Vec<Vec<u8>>) =
-      redis::from_redis_value(reply).map_err(redis::RedisError::from)?;
-    let mut by_slot: HashMap<u16, Cmd> = HashMap::new();
-    // Internal keys (tag markers, leases) are never a user's to delete.
-    for k in keys.iter().filter(|k| !is_internal(k)) {
-      by_slot
-        .entry(slot_of(k))
-        .or_insert_with(|| redis::cmd("UNLINK"))
-        .arg(k);
-    }
-    let items: Vec<Item> = by_slot
-      .into_iter()
-      .enumerate()
-      .map(|(i, (slot, cmd))| (i, Some(slot), cmd))
-      .collect();
-    let mut replies: Vec<Option<Result<Value>>> = (0..items.len()).map(|_| None).collect();
-    run(conn, items, &mut replies).await;
-    for r in replies {
-      let r = r.unwrap_or_else(|| Err(miscount(0, 1)));
-      if let Value::Int(d) = checked(r)? {
-        deleted += d.max(0) as u64;
-      }
-    }
-    if next == 0 {
-      return Ok(deleted);
-    }
-    cursor = next;
-  }
+  Some(NodeAddr {
+    host: endpoint.or_else(ip)?,
+    port,
+  })
 }
 
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  fn addr(host: &str, port: u16) -> NodeAddr {
+    NodeAddr {
+      host: host.into(),
+      port,
+    }
+  }
 
   fn bulk(s: &str) -> Value {
     Value::BulkString(s.as_bytes().to_vec())
@@ -238,17 +255,23 @@ mod tests {
       Value::Int(3),
     ]);
     let ranges = parse_slot_ranges(reply).unwrap();
-    assert_eq!(ranges, vec![(0, 16383, ("10.0.0.1".to_string(), 7000))]);
+    let primary = addr("10.0.0.1", 7000);
+    let whole = SlotRange {
+      first: 0,
+      last: 16383,
+      primary,
+    };
+    assert_eq!(ranges, vec![whole]);
     assert!(parse_slot_ranges(Value::Nil).is_err());
   }
 
   #[test]
   fn reads_node_addresses_from_cluster_slots() {
     let node = [bulk("10.0.0.1"), Value::Int(7000), bulk("id")];
-    assert_eq!(node_address(&node), Some(("10.0.0.1".into(), 7000)));
+    assert_eq!(node_address(&node), Some(addr("10.0.0.1", 7000)));
     let meta = Value::Map(vec![(bulk("ip"), bulk("10.0.0.2"))]);
     let unknown = [bulk("?"), Value::Int(7001), bulk("id"), meta];
-    assert_eq!(node_address(&unknown), Some(("10.0.0.2".into(), 7001)));
+    assert_eq!(node_address(&unknown), Some(addr("10.0.0.2", 7001)));
     assert_eq!(node_address(&[bulk(""), Value::Int(1)]), None);
     assert_eq!(node_address(&[bulk("h"), Value::Int(70000)]), None);
   }

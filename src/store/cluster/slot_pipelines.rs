@@ -10,9 +10,30 @@ use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, Pipeline, Value};
 use std::collections::HashMap;
 
-/// A command, where its reply goes in the batch, and its slot (`None` = any node).
-pub type Item = (usize, Option<u16>, Cmd);
+/// A command for the cluster client's path.
+pub struct SlotCommand {
+  /// Where its reply goes in the batch.
+  pub index: usize,
+  /// Its hash slot (`None` = any node).
+  pub slot: Option<u16>,
+  pub cmd: Cmd,
+}
 pub type Replies = [Option<Result<Value>>];
+
+/// One pipeline and, per command in it, where its reply goes in the batch.
+struct Indexed {
+  pipe: Pipeline,
+  indices: Vec<usize>,
+}
+
+impl Default for Indexed {
+  fn default() -> Self {
+    Indexed {
+      pipe: redis::pipe(),
+      indices: Vec::new(),
+    }
+  }
+}
 
 /// The primary of `slot`, or any node.
 pub fn route(slot: Option<u16>) -> SingleNodeRoutingInfo {
@@ -24,18 +45,16 @@ pub fn route(slot: Option<u16>) -> SingleNodeRoutingInfo {
 
 /// Sends commands through the cluster client: one pipeline per slot (all at once), then the
 /// keyless ones to any node. Each reply lands at its command's index in `out`.
-pub async fn run(conn: &ClusterConnection, items: Vec<Item>, out: &mut Replies) {
-  let mut groups: HashMap<u16, (Pipeline, Vec<usize>)> = HashMap::new();
-  let mut keyless = (redis::pipe(), Vec::new());
-  for (i, slot, cmd) in items {
-    let group = match slot {
-      Some(s) => groups
-        .entry(s)
-        .or_insert_with(|| (redis::pipe(), Vec::new())),
+pub async fn run(conn: &ClusterConnection, items: Vec<SlotCommand>, out: &mut Replies) {
+  let mut groups: HashMap<u16, Indexed> = HashMap::new();
+  let mut keyless = Indexed::default();
+  for item in items {
+    let group = match item.slot {
+      Some(s) => groups.entry(s).or_default(),
       None => &mut keyless,
     };
-    group.0.add_command(cmd);
-    group.1.push(i);
+    group.pipe.add_command(item.cmd);
+    group.indices.push(item.index);
   }
   let sends = groups
     .into_iter()
@@ -43,7 +62,7 @@ pub async fn run(conn: &ClusterConnection, items: Vec<Item>, out: &mut Replies) 
   for (idx, res) in join_all(sends).await {
     place(out, idx, res);
   }
-  if !keyless.1.is_empty() {
+  if !keyless.indices.is_empty() {
     let (idx, res) = send_group(conn.clone(), None, keyless).await;
     place(out, idx, res);
   }
@@ -52,11 +71,11 @@ pub async fn run(conn: &ClusterConnection, items: Vec<Item>, out: &mut Replies) 
 async fn send_group(
   mut conn: ClusterConnection,
   slot: Option<u16>,
-  (pipe, idx): (Pipeline, Vec<usize>),
+  group: Indexed,
 ) -> (Vec<usize>, redis::RedisResult<Vec<Value>>) {
-  let n = idx.len();
-  let res = conn.route_pipeline(pipe, 0, n, route(slot)).await;
-  (idx, res)
+  let n = group.indices.len();
+  let res = conn.route_pipeline(group.pipe, 0, n, route(slot)).await;
+  (group.indices, res)
 }
 
 fn place(out: &mut Replies, idx: Vec<usize>, res: redis::RedisResult<Vec<Value>>) {

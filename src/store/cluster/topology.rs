@@ -5,7 +5,7 @@
 //! date; until it is known the cluster client routes everything.
 
 use crate::error::Result;
-use crate::store::cluster::nodes::{slot_ranges, Addr};
+use crate::store::cluster::nodes::{slot_ranges, NodeAddr, SlotRange};
 use crate::store::cluster::slots::SLOTS;
 use crate::store::standalone::{client_for, lock, NodeConfig, NodePool};
 use redis::cluster_async::ClusterConnection;
@@ -20,7 +20,13 @@ const REFRESH_EVERY: Duration = Duration::from_millis(100);
 /// Which primary serves each slot, and a pool per primary.
 pub struct Topology {
   slots: Vec<u16>,
-  nodes: Vec<(Addr, Arc<NodePool>)>,
+  nodes: Vec<Primary>,
+}
+
+/// A primary and the pool of connections to it.
+struct Primary {
+  addr: NodeAddr,
+  pool: Arc<NodePool>,
 }
 
 impl Topology {
@@ -31,7 +37,7 @@ impl Topology {
   }
 
   pub fn pool(&self, node: usize) -> &Arc<NodePool> {
-    &self.nodes[node].1
+    &self.nodes[node].pool
   }
 }
 
@@ -103,7 +109,7 @@ impl Router {
   }
 
   /// A table from `CLUSTER SLOTS` ranges, keeping the pools of primaries it already knew.
-  fn build(&self, ranges: Vec<(u16, u16, Addr)>) -> Result<Topology> {
+  fn build(&self, ranges: Vec<SlotRange>) -> Result<Topology> {
     let old = self
       .current
       .read()
@@ -113,23 +119,28 @@ impl Router {
       slots: vec![UNKNOWN; usize::from(SLOTS)],
       nodes: Vec::new(),
     };
-    for (from, to, addr) in ranges {
-      let n = match t.nodes.iter().position(|(a, _)| *a == addr) {
+    for SlotRange {
+      first,
+      last,
+      primary: addr,
+    } in ranges
+    {
+      let n = match t.nodes.iter().position(|p| p.addr == addr) {
         Some(n) => n,
         None => {
           let known = old
             .as_ref()
-            .and_then(|o| o.nodes.iter().find(|(a, _)| *a == addr));
+            .and_then(|o| o.nodes.iter().find(|p| p.addr == addr));
           let pool = match known {
-            Some((_, pool)) => pool.clone(),
+            Some(p) => p.pool.clone(),
             None => Arc::new(self.pool_for(&addr)?),
           };
-          t.nodes.push((addr, pool));
+          t.nodes.push(Primary { addr, pool });
           t.nodes.len() - 1
         }
       };
       // Bounds come from the network: a range that does not fit the table is skipped, never a panic.
-      if let Some(slots) = t.slots.get_mut(usize::from(from)..=usize::from(to)) {
+      if let Some(slots) = t.slots.get_mut(usize::from(first)..=usize::from(last)) {
         slots.fill(n as u16);
       }
     }
@@ -137,7 +148,7 @@ impl Router {
   }
 
   /// A pool for one primary: the seed's scheme and credentials, the primary's host and port.
-  fn pool_for(&self, (host, port): &Addr) -> Result<NodePool> {
+  fn pool_for(&self, NodeAddr { host, port }: &NodeAddr) -> Result<NodePool> {
     let addr = match self.seed.addr() {
       ConnectionAddr::TcpTls { insecure, .. } => ConnectionAddr::TcpTls {
         host: host.clone(),
@@ -171,10 +182,15 @@ mod tests {
       tls_ca: None,
     };
     let router = Router::new("redis://127.0.0.1:1".into_connection_info().unwrap(), node);
-    let addr = ("127.0.0.1".to_string(), 1u16);
-    let t = router
-      .build(vec![(100, 50, addr.clone()), (7, 9, addr)])
-      .unwrap();
+    let range = |first, last| SlotRange {
+      first,
+      last,
+      primary: NodeAddr {
+        host: "127.0.0.1".into(),
+        port: 1,
+      },
+    };
+    let t = router.build(vec![range(100, 50), range(7, 9)]).unwrap();
     assert_eq!(t.node_of(60), None);
     assert_eq!(t.node_of(8), Some(0));
   }

@@ -9,10 +9,10 @@
  * the entry: for them, an invalidation also writes the tag's time (one key per invalidated tag,
  * expiring after `tagTtl`), and `get` compares it with the entry's time — as Next's own handlers do.
  */
-import { Cache } from './cache'
-import { InvalidOptionError } from './core/errors'
-import type { CacheOptions } from './core/options'
-import { MAX_TAGS } from './features/tags'
+import { Cache } from '../cache/cache'
+import { InvalidOptionError } from '../core/errors'
+import type { CacheOptions } from '../core/options'
+import { MAX_TAGS } from '../features/tags'
 
 /** Options of `createCacheHandler` / `createUseCacheHandler`. */
 export interface NextHandlerOptions extends CacheOptions {

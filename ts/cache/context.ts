@@ -2,7 +2,7 @@
  * The state a cache shares with its namespaces: options, codec, the transport to the engine,
  * getOrSet coordination, the optional L1 tier, and the bus that keeps instances coherent.
  */
-import type { CacheStats } from './features/metrics'
+import type { CacheStats } from '../features/metrics'
 import {
   BUS_CHANNEL,
   BUS_LOST,
@@ -13,18 +13,19 @@ import {
   decodeBus,
   encodeGlob,
   encodeKeys,
-} from './features/bus'
-import { createCodec, type Codec } from './core/codec'
-import { L1_BUS_WAIT_MS } from './core/defaults'
-import { codecToCacheError, fromNative } from './core/errors'
-import { L1 } from './tiers/l1'
-import { resolveOptions, type CacheOptions, type ResolvedOptions } from './core/options'
-import { SingleFlight, type FlightCounters } from './features/single-flight'
-import { markerKeys } from './features/tags'
-import { Transport } from './boundary/transport'
-import { describeTarget, Telemetry, type CacheEvent } from './features/telemetry'
-import type { OtelBridge } from './features/otel'
-import type { WriteThroughCounters } from './features/write-through'
+} from '../features/bus'
+import { createCodec, type Codec } from '../core/codec'
+import { L1_BUS_WAIT_MS } from '../core/defaults'
+import { cacheError, codecToCacheError, fromNative } from '../core/errors'
+import { NATIVE_KINDS } from '../boundary/completion'
+import { L1 } from '../tiers/l1'
+import { resolveOptions, type CacheOptions, type ResolvedOptions } from '../core/options'
+import { SingleFlight, type FlightCounters } from '../features/single-flight'
+import { markerKeys } from '../features/tags'
+import { Transport } from '../boundary/transport'
+import { describeTarget, Telemetry, type CacheEvent } from '../features/telemetry'
+import type { OtelBridge } from '../features/otel'
+import type { WriteThroughCounters } from '../features/write-through'
 
 export class Shared {
   readonly opts: ResolvedOptions
@@ -239,7 +240,8 @@ export class Shared {
     } else if (tag === BUS_REFUSED) {
       // Reported once per streak by the engine, which keeps retrying with a long backoff. L1 stays
       // off (invalidations would be missed); getOrSet stops waiting for the bus.
-      const err = fromNative(new Error(payload.toString('utf8')))
+      // The payload: the error kind (one byte, as in NATIVE_KINDS), then the message.
+      const err = cacheError(NATIVE_KINDS[payload[0] - 1] ?? 'E_INTERNAL', payload.toString('utf8', 1))
       this.liftL1Gate()
       this.flights.busRefused()
       process.emitWarning(err)
