@@ -841,6 +841,7 @@ module.exports.BUS_LOST = nativeBinding.BUS_LOST
 module.exports.BUS_MESSAGE = nativeBinding.BUS_MESSAGE
 module.exports.BUS_REFUSED = nativeBinding.BUS_REFUSED
 module.exports.BUS_SUBSCRIBED = nativeBinding.BUS_SUBSCRIBED
+module.exports.DRAIN_CHUNK = nativeBinding.DRAIN_CHUNK
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.escapeGlob = nativeBinding.escapeGlob
 module.exports.globMatch = nativeBinding.globMatch

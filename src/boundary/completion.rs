@@ -3,11 +3,21 @@
 //! so (`more`), and JS keeps draining without a new wake-up. That is the rule that keeps one
 //! wake-up per burst and never loses one.
 
-use crate::boundary::frame::{encode_completions, Completion};
+#[cfg(test)]
+use crate::boundary::frame::encode_completions;
+use crate::boundary::frame::{Completion, STATUS_HIT};
 use std::collections::VecDeque;
 use std::sync::{Mutex, OnceLock};
 
 type Wake = Box<dyn Fn() + Send + Sync>;
+
+/// Most completions in one chunk (acknowledgements included).
+const MAX_ACKS: usize = 256;
+
+/// A write that succeeded: a HIT with no bytes (SET, or a `delete`/`has` answering yes).
+fn is_ack(c: &Completion) -> bool {
+  c.status == STATUS_HIT && c.len() == 0
+}
 
 #[derive(Default)]
 pub struct CompletionQueue {
@@ -44,22 +54,42 @@ impl CompletionQueue {
     }
   }
 
-  /// Takes at most `max` completions as one encoded chunk. When the queue is left empty the
-  /// scheduled flag is cleared, so the next push wakes JS again. Returns `None` when empty.
+  /// Takes at most `max` completions as one encoded chunk (see `take`).
+  #[cfg(test)]
   pub fn drain(&self, max: usize) -> Option<Vec<u8>> {
+    self
+      .take(max)
+      .map(|(items, more)| encode_completions(&items, more))
+  }
+
+  /// Takes at most `max` completions that carry something to decode, plus the acknowledgements
+  /// among them (writes that succeeded: nothing to decode, see `is_ack`) up to `MAX_ACKS`, and
+  /// whether more remain. Small chunks exist so JS decodes one while the I/O thread and Valkey
+  /// work on the next; an acknowledgement gives JS nothing to decode, so a `setMany` of 100
+  /// keys settles in one chunk instead of 13. When the queue is left empty the scheduled flag is
+  /// cleared, so the next push wakes JS again. Returns `None` when empty.
+  pub fn take(&self, max: usize) -> Option<(Vec<Completion>, bool)> {
     let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
     if inner.items.is_empty() {
       inner.scheduled = false;
       return None;
     }
-    let n = max.max(1).min(inner.items.len());
+    let (max, mut heavy, mut n) = (max.max(1), 0, 0);
+    for c in inner.items.iter().take(MAX_ACKS) {
+      if !is_ack(c) {
+        if heavy == max {
+          break;
+        }
+        heavy += 1;
+      }
+      n += 1;
+    }
     let more = inner.items.len() > n;
     if !more {
       inner.scheduled = false;
     }
     let taken: Vec<Completion> = inner.items.drain(..n).collect();
-    drop(inner);
-    Some(encode_completions(taken.iter(), more))
+    Some((taken, more))
   }
 
   #[cfg(test)]
@@ -105,5 +135,22 @@ mod tests {
     q.push_all(vec![Completion::miss(5)]);
     assert_eq!(wakes.load(Ordering::SeqCst), 2);
     assert_eq!(q.len(), 1);
+  }
+
+  #[test]
+  fn acknowledgements_ride_along_without_counting_against_the_chunk() {
+    let q = CompletionQueue::default();
+    let value = |id| Completion::with_status(id, STATUS_HIT, 1, b"v".to_vec(), 0);
+    let mut batch: Vec<Completion> = (0..100).map(Completion::ok).collect();
+    batch.extend((100..110).map(value));
+    q.push_all(batch);
+    let (first, more) = q.take(8).unwrap();
+    assert_eq!(first.len(), 108, "100 acks + 8 values");
+    assert!(more);
+    let (rest, more) = q.take(8).unwrap();
+    assert_eq!((rest.len(), more), (2, false));
+    q.push_all((0..300).map(Completion::ok).collect());
+    let (capped, more) = q.take(8).unwrap();
+    assert_eq!((capped.len(), more), (MAX_ACKS, true));
   }
 }

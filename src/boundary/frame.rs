@@ -249,7 +249,8 @@ fn parse_body(r: &mut Reader, op: u8) -> Result<(Range<usize>, Op)> {
   Ok((key, op))
 }
 
-/// A finished request waiting for JS. `data[start..]` is what JS receives.
+/// A finished request waiting for JS. `data[start..]`, then the trailer if any, is what JS
+/// receives.
 #[derive(Debug)]
 pub struct Completion {
   pub id: u32,
@@ -257,26 +258,16 @@ pub struct Completion {
   pub tag: u8,
   pub data: Vec<u8>,
   pub start: usize,
+  /// A read's trailer, kept apart so a value is never copied just to append 8 bytes to it.
+  pub trailer: Option<[u8; READ_TRAILER_BYTES]>,
 }
 
 impl Completion {
   pub fn miss(id: u32) -> Self {
-    Completion {
-      id,
-      status: STATUS_MISS,
-      tag: 0,
-      data: Vec::new(),
-      start: 0,
-    }
+    Self::with_status(id, STATUS_MISS, 0, Vec::new(), 0)
   }
   pub fn ok(id: u32) -> Self {
-    Completion {
-      id,
-      status: STATUS_HIT,
-      tag: 0,
-      data: Vec::new(),
-      start: 0,
-    }
+    Self::with_status(id, STATUS_HIT, 0, Vec::new(), 0)
   }
   pub fn flag(id: u32, yes: bool) -> Self {
     if yes {
@@ -292,39 +283,73 @@ impl Completion {
       tag,
       data,
       start,
+      trailer: None,
+    }
+  }
+  /// A read (HIT/STALE): `data[start..]` then the read trailer, `until` (see the format above).
+  pub fn read(id: u32, status: u8, tag: u8, data: Vec<u8>, start: usize, until: f64) -> Self {
+    Completion {
+      trailer: Some(until.to_le_bytes()),
+      ..Self::with_status(id, status, tag, data, start)
     }
   }
   pub fn error(id: u32, err: &CacheError) -> Self {
-    Completion {
+    Self::with_status(
       id,
-      status: STATUS_ERROR,
-      tag: err.kind as u8,
-      data: err.message.clone().into_bytes(),
-      start: 0,
-    }
+      STATUS_ERROR,
+      err.kind as u8,
+      err.message.clone().into_bytes(),
+      0,
+    )
   }
+  /// The bytes before the trailer.
   pub fn payload(&self) -> &[u8] {
     &self.data[self.start..]
   }
+  /// Bytes JS receives for this completion (payload and trailer).
+  pub fn len(&self) -> usize {
+    self.payload().len() + self.trailer.map_or(0, |t| t.len())
+  }
+  /// Appends what JS receives for this completion (payload and trailer).
+  pub fn write_body(&self, out: &mut Vec<u8>) {
+    out.extend_from_slice(self.payload());
+    if let Some(t) = &self.trailer {
+      out.extend_from_slice(t);
+    }
+  }
 }
 
-/// Encodes a chunk of completions into one buffer for JS.
-pub fn encode_completions<'a>(
-  items: impl ExactSizeIterator<Item = &'a Completion>,
-  more: bool,
-) -> Vec<u8> {
-  let items: Vec<&Completion> = items.collect();
-  let size = 5 + items.iter().map(|c| 10 + c.payload().len()).sum::<usize>();
-  let mut out = Vec::with_capacity(size);
-  out.extend_from_slice(&(items.len() as u32).to_le_bytes());
-  out.push(more as u8);
+/// Size of the chunk `encode_into` writes for `items`.
+pub fn encoded_len(items: &[Completion]) -> usize {
+  5 + items.iter().map(|c| 10 + c.len()).sum::<usize>()
+}
+
+/// Encodes a chunk of completions into `out`, exactly `encoded_len(items)` bytes long (the JS
+/// Buffer itself, so the chunk is written once, in place).
+pub fn encode_into(items: &[Completion], more: bool, out: &mut [u8]) {
+  let mut at = 0;
+  let mut put = |bytes: &[u8]| {
+    out[at..at + bytes.len()].copy_from_slice(bytes);
+    at += bytes.len();
+  };
+  put(&(items.len() as u32).to_le_bytes());
+  put(&[more as u8]);
   for c in items {
-    out.extend_from_slice(&c.id.to_le_bytes());
-    out.push(c.status);
-    out.push(c.tag);
-    out.extend_from_slice(&(c.payload().len() as u32).to_le_bytes());
-    out.extend_from_slice(c.payload());
+    put(&c.id.to_le_bytes());
+    put(&[c.status, c.tag]);
+    put(&(c.len() as u32).to_le_bytes());
+    put(c.payload());
+    if let Some(t) = &c.trailer {
+      put(t);
+    }
   }
+}
+
+/// Encodes a chunk of completions into one buffer.
+#[cfg(test)]
+pub fn encode_completions(items: &[Completion], more: bool) -> Vec<u8> {
+  let mut out = vec![0; encoded_len(items)];
+  encode_into(items, more, &mut out);
   out
 }
 

@@ -131,13 +131,20 @@ fn encodes_completions() {
   let items = [
     Completion::with_status(5, STATUS_HIT, 1, b"HDRpayload".to_vec(), 3),
     Completion::miss(6),
+    Completion::read(7, STATUS_HIT, 1, b"HDRv".to_vec(), 3, 2.5),
   ];
-  let out = encode_completions(items.iter(), true);
-  assert_eq!(&out[0..4], &2u32.to_le_bytes());
+  let out = encode_completions(&items, true);
+  assert_eq!(out.len(), encoded_len(&items));
+  assert_eq!(&out[0..4], &3u32.to_le_bytes());
   assert_eq!(out[4], 1);
   assert_eq!(&out[5..9], &5u32.to_le_bytes());
   assert_eq!((out[9], out[10]), (STATUS_HIT, 1));
   assert_eq!(&out[11..15], &7u32.to_le_bytes());
   assert_eq!(&out[15..22], b"payload");
   assert_eq!(&out[22..26], &6u32.to_le_bytes());
+  // The read's trailer follows its payload, counted in its length.
+  assert_eq!(&out[32..36], &7u32.to_le_bytes());
+  assert_eq!(&out[38..42], &9u32.to_le_bytes());
+  assert_eq!(out[42], b'v');
+  assert_eq!(&out[43..51], &2.5f64.to_le_bytes());
 }

@@ -19,13 +19,13 @@ pub fn group_completions(done: Vec<Completion>, groups: &[Group]) -> Vec<Complet
     let Some(id) = parts.first().map(|c| c.id) else {
       continue;
     };
-    let size = parts.iter().map(|c| 6 + c.payload().len()).sum::<usize>();
+    let size = parts.iter().map(|c| 6 + c.len()).sum::<usize>();
     let mut data = Vec::with_capacity(size);
     for c in &parts {
       data.push(c.status);
       data.push(c.tag);
-      data.extend_from_slice(&(c.payload().len() as u32).to_le_bytes());
-      data.extend_from_slice(c.payload());
+      data.extend_from_slice(&(c.len() as u32).to_le_bytes());
+      c.write_body(&mut data);
     }
     out.push(Completion::with_status(id, STATUS_HIT, 0, data, 0));
   }

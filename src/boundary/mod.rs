@@ -3,9 +3,12 @@
 //! how long the I/O thread keeps polling for a caller that comes back quickly (`poll_window`),
 //! and how engine errors reach JS with their `code` set (`js_error`).
 //!
+//! `chunk` turns a taken chunk into the JS Buffer.
+//!
 //! Owns the wire format of the boundary. May import `error` only; the engine and the features
 //! import it, never the other way round.
 
+pub mod chunk;
 pub mod completion;
 pub mod frame;
 pub mod group;

@@ -7,6 +7,7 @@
 //! shares. May import `boundary`, `store`, `codec`, `features` and `error`; nothing below imports
 //! the engine.
 
+pub mod anchor;
 pub mod executor;
 pub mod reply;
 pub mod settings;
@@ -17,6 +18,7 @@ use crate::boundary::completion::CompletionQueue;
 use crate::boundary::frame::{parse_requests, Completion, Group, Request};
 use crate::boundary::group::group_completions;
 use crate::boundary::poll_window::PollWindow;
+use crate::engine::anchor::TimerAnchor;
 use crate::engine::executor::execute;
 use crate::engine::settings::Settings;
 use crate::engine::split::split_reads;
@@ -63,6 +65,8 @@ pub struct Engine {
   poll_window: PollWindow,
   /// commandTimeoutMs: a batch settles within it in all (tag markers, then the pipeline).
   deadline: Option<Duration>,
+  /// Keeps the batches' deadline timers from waking the I/O driver (see `anchor`).
+  anchor: Option<Arc<TimerAnchor>>,
 }
 
 const SCAN_COUNT: usize = 500;
@@ -95,6 +99,7 @@ impl Engine {
       polling: AtomicBool::new(false),
       poll_window: PollWindow::new(cfg.io_poll_us * 1000),
       deadline,
+      anchor: deadline.map(TimerAnchor::new),
     });
     let me = engine.clone();
     engine.handle.spawn(async move { me.store.warm_up().await });
@@ -138,6 +143,9 @@ impl Engine {
   fn run(self: &Arc<Self>, batch: Arc<Vec<u8>>, reqs: Vec<Request>, groups: Vec<Group>) {
     if self.inflight.fetch_add(1, Ordering::AcqRel) == 0 {
       self.poll_window.woke(self.now_ns());
+    }
+    if let Some(anchor) = &self.anchor {
+      anchor.hold(&self.handle);
     }
     let me = self.clone();
     self.handle.spawn(async move {

@@ -61,12 +61,11 @@ pub fn finish_read(
     (None, None) => 0,
   } as f64;
   let tag = opened.codec | if opened.tags.is_empty() { 0 } else { TAGGED };
-  let (mut data, start) = match opened.unpacked {
+  let (data, start) = match opened.unpacked {
     Some(v) => (v, 0),
     None => (stored, opened.start),
   };
-  data.extend_from_slice(&until.to_le_bytes());
-  Completion::with_status(id, status, tag, data, start)
+  Completion::read(id, status, tag, data, start, until)
 }
 
 /// `open_stored` + `finish_read` for values without tags to check.

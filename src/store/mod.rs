@@ -191,25 +191,30 @@ async fn recheck_nils(
 fn coalesce_gets(cmds: Vec<Routed<'_>>) -> (redis::Pipeline, Vec<Option<usize>>) {
   let mut pipe = redis::pipe();
   let mut runs = Vec::with_capacity(cmds.len());
+  let is_get: Vec<bool> = cmds.iter().map(|r| get_key(&r.cmd).is_some()).collect();
+  let mut cmds = cmds.into_iter();
   let mut i = 0;
-  while i < cmds.len() {
+  while i < is_get.len() {
     let mut j = i;
-    while j < cmds.len() && j - i < 1000 && get_key(&cmds[j].cmd).is_some() {
+    while j < is_get.len() && j - i < 1000 && is_get[j] {
       j += 1;
     }
     if j - i >= 2 {
       let mut mget = redis::cmd("MGET");
-      cmds[i..j]
-        .iter()
-        .filter_map(|r| get_key(&r.cmd))
-        .for_each(|k| {
+      cmds.by_ref().take(j - i).for_each(|r| {
+        // The key the command reads (a raw `GET` may route by another key).
+        if let Some(k) = get_key(&r.cmd) {
           mget.arg(k);
-        });
+        }
+      });
       pipe.add_command(mget);
       runs.push(Some(j - i));
       i = j;
     } else {
-      pipe.add_command(cmds[i].cmd.clone());
+      // Moved, not cloned: a SET's command holds its whole value.
+      if let Some(r) = cmds.next() {
+        pipe.add_command(r.cmd);
+      }
       runs.push(None);
       i += 1;
     }

@@ -73,6 +73,7 @@ export const {
   BUS_SUBSCRIBED,
   BUS_LOST,
   BUS_REFUSED,
+  DRAIN_CHUNK,
 } = native
 /** The `code` of each native error kind: an error completion with tag `n` has `NATIVE_CODES[n - 1]`. */
 export const NATIVE_CODES: readonly string[] = native.errorCodes()

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks'
 import {
   BUS_ID,
+  DRAIN_CHUNK,
   NativeEngine,
   READ_TRAILER_BYTES,
   STATUS_ERROR,
@@ -49,8 +50,6 @@ export const KIND_MANY = 6
 export const UNCOUNTED = 8
 
 const NO_BYTES = Buffer.alloc(0)
-/** Results handed to JS per drain; measured best on 2 cores (see docs/architecture.md). */
-const CHUNK = 8
 /** Longest stretch, in ms, that chained drains may hold the event loop before yielding. */
 const TURN_BUDGET_MS = 2
 
@@ -187,20 +186,30 @@ export class TransportCore {
     }
   }
 
-  private onReady = (): void => {
+  /** The engine's wake-up: it brings the first chunk of a burst (`null` when a drain took it). */
+  private onReady = (chunk?: Buffer | null): void => {
+    this.turnStart = performance.now()
+    if (chunk != null) this.handle(chunk)
+  }
+
+  /** Chained drains go on here after yielding to the event loop (the turn budget ran out). */
+  private onTurn = (): void => {
     this.turnStart = performance.now()
     this.drain()
   }
 
   private drain = (): void => {
-    const chunk = this.engine.drain(CHUNK)
-    if (chunk === null) return
+    const chunk = this.engine.drain(DRAIN_CHUNK)
+    if (chunk !== null) this.handle(chunk)
+  }
+
+  private handle(chunk: Buffer): void {
     try {
       this.handleChunk(chunk)
     } finally {
       if (chunk[4] === 1) {
         if (performance.now() - this.turnStart < TURN_BUDGET_MS) queueMicrotask(this.drain)
-        else setImmediate(this.onReady)
+        else setImmediate(this.onTurn)
       }
     }
   }

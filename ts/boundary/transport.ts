@@ -1,9 +1,9 @@
 /**
  * The hot path between JS and the native engine. Requests issued in one tick are written into
  * one binary frame and submitted once (one pipeline, one round trip). Results come back in small
- * chunks: the engine wakes JS once per burst, and each chunk of CHUNK results is followed by the
- * next one after the continuations of the first have run — so JS decodes while tokio and Valkey
- * work on the rest. A time budget per event-loop turn stops a busy stream of results from
+ * chunks: the engine wakes JS once per burst, handing it the first chunk, and each chunk of
+ * DRAIN_CHUNK results is followed by the next one after the continuations of the first have run —
+ * so JS decodes while tokio and Valkey work on the rest. A time budget per event-loop turn stops a busy stream of results from
  * starving timers and other I/O.
  */
 import { OP_DELETE, OP_EXISTS, OP_GET } from './binding'
