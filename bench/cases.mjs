@@ -6,7 +6,7 @@
 // A case that does not compare clients op for op has `run(ctx)` instead, returning its report blocks;
 // ctx = { url, clients, options, measure(op, concurrency) → round, log }.
 import { isDeepStrictEqual } from 'node:util'
-import { median } from './harness.mjs'
+import { median, writePool } from './harness.mjs'
 import { makePage, makeRecord, permutation } from './data.mjs'
 import { scalingCase } from './scaling.mjs'
 import { runStampede } from './stampede.mjs'
@@ -17,19 +17,6 @@ const lazy = (fn) => {
 }
 const records = lazy(() => Array.from({ length: 1000 }, (_, i) => makeRecord(i)))
 const pages = lazy(() => Array.from({ length: 100 }, (_, i) => makePage(i)))
-
-async function writePool(client, ns, values, parallel = 16) {
-  const keys = values.map((_, i) => `${client.keyPrefix}${ns}:${i}`)
-  let next = 0
-  const worker = async () => {
-    while (next < keys.length) {
-      const i = next++
-      await client.set(keys[i], values[i])
-    }
-  }
-  await Promise.all(Array.from({ length: parallel }, worker))
-  return keys
-}
 
 async function checkRoundTrip(client, key, expected) {
   const got = await client.get(key)

@@ -104,3 +104,17 @@ export const median = (xs) => {
   const m = s.length >> 1
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
+
+/** Writes `values` under `<prefix><ns>:<i>` with `parallel` writers; returns the keys. */
+export async function writePool(client, ns, values, parallel = 16) {
+  const keys = values.map((_, i) => `${client.keyPrefix}${ns}:${i}`)
+  let next = 0
+  const worker = async () => {
+    while (next < keys.length) {
+      const i = next++
+      await client.set(keys[i], values[i])
+    }
+  }
+  await Promise.all(Array.from({ length: parallel }, worker))
+  return keys
+}

@@ -3,7 +3,7 @@
 // that case did not run). Two sweeps: concurrency (1…256 callers, ~1 KB records) and value size
 // (100 B…1 MB, 16 callers). Shorter rounds than the main cases: a sweep has 10 points × 3 clients.
 import { isDeepStrictEqual } from 'node:util'
-import { median } from './harness.mjs'
+import { median, writePool as writeKeys } from './harness.mjs'
 import { makePage, makeRecord, permutation } from './data.mjs'
 
 export const CONCURRENCY = [1, 4, 16, 64, 256]
@@ -22,15 +22,7 @@ function valueOf(bytes, i) {
 }
 
 async function writePool(client, ns, values) {
-  const keys = values.map((_, i) => `${client.keyPrefix}${ns}:${i}`)
-  let next = 0
-  const worker = async () => {
-    while (next < keys.length) {
-      const i = next++
-      await client.set(keys[i], values[i])
-    }
-  }
-  await Promise.all(Array.from({ length: 8 }, worker))
+  const keys = await writeKeys(client, ns, values, 8)
   const last = await client.get(keys[keys.length - 1])
   if (!isDeepStrictEqual(last, values[values.length - 1])) throw new Error(`round trip mismatch in ${ns}`)
   return keys
