@@ -225,6 +225,41 @@ function suite(mode: string, base: () => CacheOptions): void {
         expect(writer.stats().journaled).toBe(0)
         await writer.close()
       })
+
+      it('a journal stream deleted under a running writer: its group is created again and later writes still flush', async () => {
+        const cache = make()
+        const sink = sinkOf()
+        const writer = cache.writeBehind({
+          name: 'deleted',
+          flush: sink.flush,
+          partitions: 1,
+          maxDelayMs: 20,
+        })
+        await writer.set('a', 1)
+        await writer.drain()
+        const stream = `${cache.prefix}{fc-wb:deleted:0}`
+        expect(Number(await cache._command(stream, ['DEL', stream]))).toBe(1) // group and entries gone
+        await writer.set('b', 2) // XADD makes a new stream, without the group
+        await writer.drain()
+        expect(sink.rows.get('a')).toBe(1)
+        expect(sink.rows.get('b')).toBe(2)
+        await writer.close()
+      })
+
+      it('a second writer on an existing journal joins its group (BUSYGROUP is not an error)', async () => {
+        const cache = make()
+        const sink = sinkOf()
+        const first = cache.writeBehind({ name: 'joined', flush: sink.flush, partitions: 1, maxDelayMs: 20 })
+        await first.set('a', 1)
+        await first.drain()
+        await first.close()
+        const second = cache.writeBehind({ name: 'joined', flush: sink.flush, partitions: 1, maxDelayMs: 20 })
+        await second.set('b', 2)
+        await second.drain()
+        expect(sink.rows.get('b')).toBe(2)
+        expect(second.stats().flushed).toBe(1)
+        await second.close()
+      })
     }
 
     it('validates its options', () => {

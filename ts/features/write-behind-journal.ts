@@ -199,9 +199,16 @@ export class StreamJournal implements Journal {
     try {
       await this.cmd(s, ['XGROUP', 'CREATE', s, GROUP, '0', 'MKSTREAM'])
     } catch (e) {
-      if (!/BUSYGROUP/.test(String((e as Error).message))) throw e
+      // BUSYGROUP (another consumer created it) is told apart by the stream's groups, not the text.
+      if (!(await this.hasGroup(s))) throw e
     }
     this.groups.add(p)
+  }
+
+  /** Whether stream `s` has our consumer group (`XINFO GROUPS` lists `name, <group>, …` per group). */
+  private async hasGroup(s: string): Promise<boolean> {
+    const groups = await this.cmd(s, ['XINFO', 'GROUPS', s]).catch(() => null)
+    return Array.isArray(groups) && groups.some((g) => Array.isArray(g) && String(g[1]) === GROUP)
   }
 
   /**
