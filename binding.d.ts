@@ -110,6 +110,8 @@ export interface EngineOptions {
   tlsCa?: string
   /** Microseconds the I/O thread keeps polling after a batch before it sleeps. */
   ioPollUs: number
+  /** Sequential requests use a connection of the JS thread's own (standalone `redis://` only). */
+  directSocket: boolean
 }
 
 /** Counters kept by the native engine since it started. */
@@ -122,6 +124,8 @@ export interface EngineStats {
   bytesWritten: number
   bytesRead: number
   compressedWrites: number
+  /** Batches that ran on the JS thread's own connection (`directSocket`). */
+  directBatches: number
 }
 
 /**

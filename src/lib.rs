@@ -14,39 +14,12 @@ mod proptests;
 mod store;
 
 use boundary::js_error::{from_napi, to_js, ErrorCode, Settled};
-use napi::bindgen_prelude::{Buffer, Function};
+use napi::bindgen_prelude::{Buffer, Function, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::{Env, JsValue};
 use napi_derive::napi;
-use once_cell::sync::OnceCell;
 use std::sync::Arc;
 use std::time::Duration;
-
-static RUNTIME: OnceCell<tokio::runtime::Handle> = OnceCell::new();
-
-/// One tokio worker: on small machines it beats one per core (measured), and the JS thread
-/// keeps a core for decoding.
-fn runtime() -> napi::Result<tokio::runtime::Handle, ErrorCode> {
-  RUNTIME
-    .get_or_try_init(|| {
-      // TLS (rediss://) uses rustls with the ring provider; install it once for the process.
-      let _ = rustls::crypto::ring::default_provider().install_default();
-      let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("ferrocache-io")
-        .enable_all()
-        .build()
-        .map_err(|e| {
-          to_js(error::CacheError::new(
-            error::ErrorKind::Internal,
-            format!("cannot start the I/O runtime: {e}"),
-          ))
-        })?;
-      let handle = rt.handle().clone();
-      napi::bindgen_prelude::create_custom_tokio_runtime(rt);
-      Ok(handle)
-    })
-    .cloned()
-}
 
 /// Settings of the native engine. The TypeScript `Cache` validates user options and fills in the
 /// defaults (one place: `ts/core/defaults.ts`) before it builds one; every field is already checked.
@@ -74,6 +47,8 @@ pub struct EngineOptions {
   pub tls_ca: Option<String>,
   /// Microseconds the I/O thread keeps polling after a batch before it sleeps.
   pub io_poll_us: u32,
+  /// Sequential requests use a connection of the JS thread's own (standalone `redis://` only).
+  pub direct_socket: bool,
 }
 
 /// Counters kept by the native engine since it started.
@@ -87,6 +62,8 @@ pub struct EngineStats {
   pub bytes_written: f64,
   pub bytes_read: f64,
   pub compressed_writes: f64,
+  /// Batches that ran on the JS thread's own connection (`directSocket`).
+  pub direct_batches: f64,
 }
 
 /// One page of `NativeEngine.scanKeys`.
@@ -108,6 +85,9 @@ pub struct ScanPage {
 #[napi]
 pub struct NativeEngine {
   inner: Arc<engine::Engine>,
+  /// The JS thread's own connection, for sequential callers (`engine::direct`).
+  #[cfg(unix)]
+  direct: Option<engine::direct::Attached>,
 }
 
 #[napi]
@@ -115,6 +95,7 @@ impl NativeEngine {
   /// Builds an engine; never connects synchronously (connections warm up in the background).
   #[napi(constructor)]
   pub fn new(
+    env: Env,
     options: EngineOptions,
     on_ready: Function<Option<Buffer>, ()>,
   ) -> napi::Result<Self, ErrorCode> {
@@ -138,6 +119,7 @@ impl NativeEngine {
       tls_ca,
     });
     let cfg = engine::EngineConfig {
+      direct: options.direct_socket,
       node,
       cluster,
       memory_max_bytes: options.memory_max_bytes as usize,
@@ -150,7 +132,16 @@ impl NativeEngine {
         max_key_bytes: options.max_key_bytes as usize,
       },
     };
-    let inner = engine::Engine::new(cfg, runtime()?).map_err(to_js)?;
+    let inner =
+      engine::Engine::new(cfg, boundary::runtime::io_runtime().map_err(to_js)?).map_err(to_js)?;
+    // SAFETY: the constructor runs on the JS thread of `env`; `on_ready` is its function.
+    #[cfg(unix)]
+    let direct = unsafe {
+      engine::direct::Direct::attach(&inner, env.raw(), on_ready.value().value, DRAIN_CHUNK)
+    }
+    .map_err(from_napi)?;
+    #[cfg(not(unix))]
+    let _ = env;
     // The wake-up carries the first chunk: one crossing into JS per burst instead of a wake-up
     // followed by a `drain` call.
     let queue = inner.queue.clone();
@@ -169,12 +160,20 @@ impl NativeEngine {
     inner.queue.set_wake(Box::new(move || {
       wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
     }));
-    Ok(NativeEngine { inner })
+    Ok(NativeEngine {
+      inner,
+      #[cfg(unix)]
+      direct,
+    })
   }
 
   /// Queues one request batch (binary frame built by the JS transport). Throws `E_CLOSED` after close.
   #[napi]
   pub fn submit(&self, batch: &[u8]) -> napi::Result<(), ErrorCode> {
+    #[cfg(unix)]
+    if let Some(direct) = self.direct.as_ref().and_then(|d| d.get()) {
+      return direct.submit(batch.to_vec()).map_err(to_js);
+    }
     self.inner.submit(batch.to_vec()).map_err(to_js)
   }
 
@@ -201,6 +200,7 @@ impl NativeEngine {
       bytes_written: s.bytes_written as f64,
       bytes_read: s.bytes_read as f64,
       compressed_writes: s.compressed_writes as f64,
+      direct_batches: s.direct_batches as f64,
     }
   }
 
@@ -286,13 +286,17 @@ impl NativeEngine {
 
   /// Stops accepting work, waits up to `waitMs` milliseconds for in-flight requests, then drops
   /// the connections.
-  #[napi]
-  pub async fn close(&self, wait_ms: u32) -> napi::Result<()> {
-    self
-      .inner
-      .close(Duration::from_millis(wait_ms as u64))
-      .await;
-    Ok(())
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn close<'env>(&self, env: &'env Env, wait_ms: u32) -> napi::Result<PromiseRaw<'env, ()>> {
+    #[cfg(unix)]
+    if let Some(direct) = self.direct.as_ref().and_then(|d| d.get()) {
+      direct.close();
+    }
+    let inner = self.inner.clone();
+    env.spawn_future(async move {
+      inner.close(Duration::from_millis(wait_ms as u64)).await;
+      Ok(())
+    })
   }
 }
 

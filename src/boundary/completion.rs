@@ -54,6 +54,18 @@ impl CompletionQueue {
     }
   }
 
+  /// Queues completions on the JS thread, outside any JS call, without the wake-up: returns true
+  /// when the caller must hand JS the first chunk itself (the queue went from idle to scheduled,
+  /// exactly when `push_all` would have woken JS); false when a wake-up or drain is already due.
+  pub fn push_local(&self, batch: Vec<Completion>) -> bool {
+    if batch.is_empty() {
+      return false;
+    }
+    let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+    inner.items.extend(batch);
+    !std::mem::replace(&mut inner.scheduled, true)
+  }
+
   /// Takes at most `max` completions as one encoded chunk (see `take`).
   #[cfg(test)]
   pub fn drain(&self, max: usize) -> Option<Vec<u8>> {
@@ -135,6 +147,31 @@ mod tests {
     q.push_all(vec![Completion::miss(5)]);
     assert_eq!(wakes.load(Ordering::SeqCst), 2);
     assert_eq!(q.len(), 1);
+  }
+
+  #[test]
+  fn a_local_push_hands_over_only_what_no_wake_up_covers() {
+    let q = CompletionQueue::default();
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let w = wakes.clone();
+    q.set_wake(Box::new(move || {
+      w.fetch_add(1, Ordering::SeqCst);
+    }));
+    assert!(
+      q.push_local(vec![Completion::miss(1)]),
+      "idle: the caller delivers"
+    );
+    assert!(
+      !q.push_local(vec![Completion::miss(2)]),
+      "already scheduled"
+    );
+    q.push_all(vec![Completion::miss(3)]);
+    assert_eq!(wakes.load(Ordering::SeqCst), 0, "never a second delivery");
+    let (items, more) = q.take(8).unwrap();
+    assert_eq!((items.len(), more), (3, false));
+    q.push_all(vec![Completion::miss(4)]);
+    assert!(!q.push_local(vec![Completion::miss(5)]), "a wake-up is due");
+    assert_eq!(wakes.load(Ordering::SeqCst), 1);
   }
 
   #[test]

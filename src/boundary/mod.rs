@@ -12,5 +12,12 @@ pub mod chunk;
 pub mod completion;
 pub mod frame;
 pub mod group;
+#[cfg(unix)]
+pub mod js_callback;
 pub mod js_error;
+#[cfg(unix)]
+pub mod js_thread;
 pub mod poll_window;
+pub mod runtime;
+#[cfg(unix)]
+pub mod uv;

@@ -12,7 +12,7 @@ use crate::features::tags::{read_markers, still_valid, Markers};
 use crate::store::command::Routed;
 use crate::store::keyspace::is_internal;
 use crate::store::memory::MemoryStore;
-use crate::store::Store;
+use crate::store::Sink;
 use redis::Value;
 
 /// A request that passed validation, with its sealed value for SETs.
@@ -33,8 +33,8 @@ enum Outcome {
   },
 }
 
-pub async fn execute(
-  store: &Store,
+pub async fn execute<S: Sink>(
+  store: &S,
   settings: &Settings,
   stats: &Stats,
   buf: &[u8],
@@ -70,12 +70,12 @@ pub async fn execute(
       }
     }
   }
-  let outcomes = match store {
-    Store::Memory(m) => ready
+  let outcomes = match store.memory() {
+    Some(m) => ready
       .into_iter()
       .map(|r| run_memory(m, settings, stats, r))
       .collect(),
-    _ => run_remote(store, settings, stats, buf, ready).await,
+    None => run_remote(store, settings, stats, buf, ready).await,
   };
   let mut done = Vec::with_capacity(at.len());
   check_tags(store, stats, outcomes, &mut done).await;
@@ -218,8 +218,8 @@ fn run_memory(m: &MemoryStore, settings: &Settings, stats: &Stats, r: Ready) -> 
   })
 }
 
-async fn run_remote(
-  store: &Store,
+async fn run_remote<S: Sink>(
+  store: &S,
   settings: &Settings,
   stats: &Stats,
   buf: &[u8],
@@ -301,8 +301,8 @@ fn reply(settings: &Settings, stats: &Stats, r: Ready, v: Value) -> Outcome {
 
 /// Reads the markers of all tagged reads in one go and finishes them. Markers that cannot be
 /// read make the entry invalid: never serve what might have been invalidated.
-async fn check_tags(
-  store: &Store,
+async fn check_tags<S: Sink>(
+  store: &S,
   stats: &Stats,
   outcomes: Vec<Outcome>,
   done: &mut Vec<Completion>,

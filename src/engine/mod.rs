@@ -8,6 +8,8 @@
 //! the engine.
 
 pub mod anchor;
+#[cfg(unix)]
+pub mod direct;
 pub mod executor;
 pub mod reply;
 pub mod settings;
@@ -26,6 +28,7 @@ use crate::engine::stats::Stats;
 use crate::error::{CacheError, ErrorKind, Result};
 use crate::store::backend::{Backend, BusClients, KeysPage, ScanPosition};
 use crate::store::cluster::{ClusterConfig, ClusterPool};
+use crate::store::direct::handshake::DirectTarget;
 use crate::store::keyspace::is_internal;
 use crate::store::memory::MemoryStore;
 use crate::store::standalone::{command_timed_out, NodeConfig, NodePool};
@@ -40,6 +43,8 @@ use tokio::runtime::Handle;
 pub struct EngineConfig {
   /// `None` (and no `cluster`) = memory-only mode.
   pub node: Option<NodeConfig>,
+  /// Sequential requests may take the JS thread's own connection (`direct`).
+  pub direct: bool,
   /// A Valkey Cluster instead of one node.
   pub cluster: Option<ClusterConfig>,
   pub memory_max_bytes: usize,
@@ -50,15 +55,17 @@ pub struct EngineConfig {
 
 pub struct Engine {
   store: Store,
-  settings: Settings,
+  pub settings: Settings,
   pub stats: Stats,
   pub queue: Arc<CompletionQueue>,
   bus_started: AtomicBool,
   stop: tokio::sync::watch::Sender<bool>,
   closed: AtomicBool,
   inflight: AtomicUsize,
+  /// Jobs on the JS thread's direct connection (`direct`), which `close` waits for too.
+  direct_jobs: AtomicUsize,
   idle: tokio::sync::Notify,
-  handle: Handle,
+  pub handle: Handle,
   started: Instant,
   last_batch: std::sync::atomic::AtomicU64,
   polling: AtomicBool,
@@ -67,6 +74,15 @@ pub struct Engine {
   deadline: Option<Duration>,
   /// Keeps the batches' deadline timers from waking the I/O driver (see `anchor`).
   anchor: Option<Arc<TimerAnchor>>,
+  /// The node a direct connection may be opened to, and its connect timeout.
+  pub direct_target: Option<(DirectTarget, Duration)>,
+}
+
+/// A parsed batch with requests to run.
+pub struct Accepted {
+  pub batch: Arc<Vec<u8>>,
+  pub requests: Vec<Request>,
+  pub groups: Vec<Group>,
 }
 
 const SCAN_COUNT: usize = 500;
@@ -77,6 +93,12 @@ impl Engine {
       (_, Some(cluster)) => Some(cluster.command_timeout),
       (Some(node), None) => Some(node.command_timeout),
       (None, None) => None,
+    };
+    let direct_target = match (&cfg.node, &cfg.cluster, cfg.direct) {
+      (Some(node), None, true) if node.tls_ca.is_none() => {
+        DirectTarget::from_url(&node.url).map(|t| (t, node.connect_timeout))
+      }
+      _ => None,
     };
     let store = match (&cfg.node, &cfg.cluster) {
       (_, Some(cluster)) => Store::Cluster(Box::new(ClusterPool::new(cluster)?)),
@@ -92,6 +114,7 @@ impl Engine {
       stop: tokio::sync::watch::channel(false).0,
       closed: AtomicBool::new(false),
       inflight: AtomicUsize::new(0),
+      direct_jobs: AtomicUsize::new(0),
       idle: tokio::sync::Notify::new(),
       handle,
       started: Instant::now(),
@@ -100,6 +123,7 @@ impl Engine {
       poll_window: PollWindow::new(cfg.io_poll_us * 1000),
       deadline,
       anchor: deadline.map(TimerAnchor::new),
+      direct_target,
     });
     let me = engine.clone();
     engine.handle.spawn(async move { me.store.warm_up().await });
@@ -119,10 +143,17 @@ impl Engine {
 
   /// Accepts a request batch; completions arrive on the queue.
   pub fn submit(self: &Arc<Self>, batch: Vec<u8>) -> Result<()> {
+    if let Some(accepted) = self.accept(batch)? {
+      self.dispatch(accepted);
+    }
+    Ok(())
+  }
+
+  /// Parses a batch and queues the errors of the requests that could not be read; `None` when
+  /// no request is left to run.
+  pub fn accept(&self, batch: Vec<u8>) -> Result<Option<Accepted>> {
     self.check_open()?;
     let parsed = parse_requests(&batch)?;
-    let reqs = parsed.requests;
-    let groups = parsed.groups;
     if !parsed.rejected.is_empty() {
       Stats::add(&self.stats.errors, parsed.rejected.len() as u64);
       let failed = parsed
@@ -132,11 +163,48 @@ impl Engine {
         .collect();
       self.queue.push_all(failed);
     }
-    let batch = Arc::new(batch);
-    for (reqs, groups) in split_reads(reqs, groups) {
-      self.run(batch.clone(), reqs, groups);
+    if parsed.requests.is_empty() {
+      return Ok(None);
     }
-    Ok(())
+    Ok(Some(Accepted {
+      batch: Arc::new(batch),
+      requests: parsed.requests,
+      groups: parsed.groups,
+    }))
+  }
+
+  /// Runs an accepted batch on the I/O thread (reads of several `getMany` calls as one batch each).
+  pub fn dispatch(self: &Arc<Self>, accepted: Accepted) {
+    for (reqs, groups) in split_reads(accepted.requests, accepted.groups) {
+      self.run(accepted.batch.clone(), reqs, groups);
+    }
+  }
+
+  /// Batches running on the I/O thread.
+  pub fn inflight(&self) -> usize {
+    self.inflight.load(Ordering::Acquire)
+  }
+
+  /// The deadline every batch settles within (`None` in memory mode).
+  pub fn deadline(&self) -> Option<Duration> {
+    self.deadline
+  }
+
+  /// A job started on the direct connection (`close` waits for it).
+  pub fn direct_started(&self) {
+    self.direct_jobs.fetch_add(1, Ordering::AcqRel);
+    Stats::add(&self.stats.direct_batches, 1);
+  }
+
+  /// A job on the direct connection settled.
+  pub fn direct_finished(&self) {
+    if self.direct_jobs.fetch_sub(1, Ordering::AcqRel) == 1 {
+      self.idle.notify_waiters();
+    }
+  }
+
+  fn busy(&self) -> bool {
+    self.inflight.load(Ordering::Acquire) + self.direct_jobs.load(Ordering::Acquire) > 0
   }
 
   /// Runs one batch on the I/O thread and queues its completions.
@@ -169,7 +237,9 @@ impl Engine {
       });
       me.queue.push_all(group_completions(done, &groups));
       if me.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
-        me.idle.notify_waiters();
+        if me.direct_jobs.load(Ordering::Acquire) == 0 {
+          me.idle.notify_waiters();
+        }
         // Only the last batch in flight opens the window (under load, other batches keep this
         // thread busy), and only for callers that usually come back within it.
         me.poll_window.went_idle(me.now_ns());
@@ -274,9 +344,9 @@ impl Engine {
     self.closed.store(true, Ordering::Release);
     let _ = self.stop.send(true);
     let deadline = Instant::now() + wait;
-    while self.inflight.load(Ordering::Acquire) > 0 {
+    while self.busy() {
       let notified = self.idle.notified();
-      if self.inflight.load(Ordering::Acquire) == 0 {
+      if !self.busy() {
         break;
       }
       let left = deadline.saturating_duration_since(Instant::now());
@@ -319,6 +389,7 @@ mod tests {
         max_key_bytes: 64,
       },
       io_poll_us: 100,
+      direct: false,
     };
     let engine = Engine::new(cfg, rt.handle().clone()).unwrap();
     let mut batch = request(OP_SET, 1, b"k", Some(b"{\"a\":1}"));

@@ -12,6 +12,8 @@ pub struct Stats {
   pub bytes_written: AtomicU64,
   pub bytes_read: AtomicU64,
   pub compressed_writes: AtomicU64,
+  /// Batches that ran on the JS thread's direct connection.
+  pub direct_batches: AtomicU64,
 }
 
 /// A point-in-time copy of the counters.
@@ -25,6 +27,7 @@ pub struct Snapshot {
   pub bytes_written: u64,
   pub bytes_read: u64,
   pub compressed_writes: u64,
+  pub direct_batches: u64,
 }
 
 impl Stats {
@@ -42,6 +45,7 @@ impl Stats {
       bytes_written: self.bytes_written.load(Relaxed),
       bytes_read: self.bytes_read.load(Relaxed),
       compressed_writes: self.compressed_writes.load(Relaxed),
+      direct_batches: self.direct_batches.load(Relaxed),
     }
   }
 }

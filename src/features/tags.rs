@@ -8,7 +8,7 @@
 
 use crate::error::Result;
 use crate::store::command::{checked, Routed};
-use crate::store::Store;
+use crate::store::{Sink, Store};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -17,18 +17,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub type Markers = HashMap<Vec<u8>, Vec<u8>>;
 
 /// Reads the current value of each marker key (empty when the marker does not exist).
-pub async fn read_markers(store: &Store, keys: Vec<&[u8]>) -> Result<Markers> {
+pub async fn read_markers<S: Sink>(store: &S, keys: Vec<&[u8]>) -> Result<Markers> {
   let mut unique: Vec<&[u8]> = keys;
   unique.sort_unstable();
   unique.dedup();
   let mut out = Markers::with_capacity(unique.len());
-  match store {
-    Store::Memory(m) => {
+  match store.memory() {
+    Some(m) => {
       for k in unique {
         out.insert(k.to_vec(), m.get(k).unwrap_or_default());
       }
     }
-    _ => {
+    None => {
       // One GET per marker (never MGET: on a cluster the markers live in different slots).
       let cmds = unique
         .iter()

@@ -78,6 +78,7 @@ export class Shared {
           memoryMaxBytes: opts.memoryMaxBytes,
           tlsCa: opts.tlsCa,
           ioPollUs: opts.ioPollUs,
+          directSocket: opts.directSocket,
         },
         this.codec,
       )
@@ -172,6 +173,7 @@ export class Shared {
       bytesWritten: n.bytesWritten,
       bytesRead: n.bytesRead,
       compressedWrites: n.compressedWrites,
+      directBatches: n.directBatches,
       hitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
       ...(this.telemetry.procedures.size === 0
         ? {}

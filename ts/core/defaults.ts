@@ -33,6 +33,8 @@ export const DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024
 export const DEFAULT_MAX_KEY_BYTES = 4096
 export const DEFAULT_MEMORY_MAX_BYTES = 64 * 1024 * 1024
 export const DEFAULT_IO_POLL_US = 100
+/** Sequential requests use the JS thread's own connection (see `directSocket`). */
+export const DEFAULT_DIRECT_SOCKET = true
 
 export const DEFAULT_L1_MAX_ENTRIES = 10_000
 export const DEFAULT_L1_MAX_BYTES = 32 * 1024 * 1024

@@ -52,6 +52,13 @@ export interface CacheOptions {
    */
   ioPollUs?: number
   /**
+   * Sequential requests (nothing else in flight) use a connection of the JS thread's own: the
+   * request is written to the socket and its reply read by the event loop, with no hop to the
+   * I/O thread and back (default `true`; plain `redis://` to one node only; TLS, Unix sockets and
+   * clusters always use the I/O thread). `false` sends everything through the I/O thread.
+   */
+  directSocket?: boolean
+  /**
    * How long a tag invalidation is remembered, in seconds (default 7 days). Entries carrying tags
    * live at most this long (their ttl + grace is capped to it), so markers can expire safely.
    */
@@ -84,6 +91,7 @@ export interface ResolvedOptions {
   tlsCa?: string
   tagTtlMs: number
   ioPollUs: number
+  directSocket: boolean
   l1?: { maxEntries: number; maxBytes: number; ttlMs: number }
   name: string
   logger: false | { warn(message: string): void; info?(message: string): void }
@@ -107,10 +115,17 @@ const KNOWN = new Set([
   'tls',
   'tagTtl',
   'ioPollUs',
+  'directSocket',
   'name',
   'logger',
   'onEvent',
 ])
+
+function flag(name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt
+  if (typeof v !== 'boolean') bad(name, `must be true or false, got ${typeof v}`)
+  return v
+}
 
 function bad(name: string, why: string): never {
   throw new InvalidOptionError(`option \`${name}\` ${why}`)
@@ -244,6 +259,7 @@ export function resolveOptions(input: CacheOptions | undefined): ResolvedOptions
     tagTtlMs: ttlToMs('tagTtl', o.tagTtl === undefined ? D.DEFAULT_TAG_TTL_SECONDS : o.tagTtl),
     l1,
     ioPollUs: int('ioPollUs', o.ioPollUs, D.DEFAULT_IO_POLL_US, 0, 100_000),
+    directSocket: flag('directSocket', o.directSocket, D.DEFAULT_DIRECT_SOCKET),
     ...operationsOptions(o, prefix),
   }
 }

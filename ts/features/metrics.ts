@@ -16,6 +16,8 @@ export interface CacheStats extends FlightCounters {
   bytesWritten: number
   bytesRead: number
   compressedWrites: number
+  /** Batches that ran on the JS thread's own connection (`directSocket`), not the I/O thread. */
+  directBatches: number
   /** Messages on the bus channel that were not valid ferrocache messages (dropped, never thrown). */
   badBusMessages: number
   /** hits / (hits + misses), 0 when nothing was read. */
@@ -88,6 +90,12 @@ const FAMILIES: [NumericStat, string, string, Kind][] = [
   ['bytesWritten', 'ferrocache_written_bytes_total', 'Bytes of keys and stored values written.', 'counter'],
   ['bytesRead', 'ferrocache_read_bytes_total', 'Bytes of stored values read.', 'counter'],
   ['compressedWrites', 'ferrocache_compressed_writes_total', 'Values stored lz4-compressed.', 'counter'],
+  [
+    'directBatches',
+    'ferrocache_direct_batches_total',
+    "Request batches that ran on the JS thread's own connection.",
+    'counter',
+  ],
   [
     'badBusMessages',
     'ferrocache_bad_bus_messages_total',

@@ -1,0 +1,158 @@
+/**
+ * The direct path (`directSocket`, on by default): a sequential caller's requests are written to
+ * a connection of the JS thread's own and read back by the event loop. It must serve exactly what
+ * the I/O thread serves, take only sequential work, and survive its connection being killed, the
+ * server stalling and `close()` with a request in flight.
+ */
+import { spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Cache } from '../ts/index'
+import { startValkey, valkeyCommand, type ValkeyServer } from '../scripts/valkey.mjs'
+import { uniquePrefix } from './contract'
+import { noUnhandled, sleep, until } from './faults/track'
+
+noUnhandled()
+const open: Cache[] = []
+let server: ValkeyServer
+beforeAll(async () => {
+  // A server of our own: the tests kill its clients and stall it.
+  server = await startValkey()
+})
+afterAll(async () => {
+  await Promise.all(open.map((c) => c.close()))
+  await server.stop()
+})
+
+function cache(options: Partial<ConstructorParameters<typeof Cache>[0]> = {}): Cache {
+  const c = new Cache({ url: server.url, prefix: uniquePrefix('direct'), ...options })
+  open.push(c)
+  return c
+}
+
+/** Resolves once a sequential call went the direct way (the connection opens in the background). */
+async function directUp(c: Cache): Promise<void> {
+  await until(async () => {
+    const before = c.stats().directBatches
+    await c.get('probe-direct')
+    return c.stats().directBatches > before
+  })
+}
+
+const value = { n: 1, at: new Date(1_700_000_000_000), tags: new Set(['a']), big: 'x'.repeat(5000) }
+
+describe('directSocket', () => {
+  it('sequential calls take the direct connection and read exactly what the I/O thread reads', async () => {
+    const direct = cache()
+    const prefix = direct.prefix
+    const io = new Cache({ url: server.url, prefix, directSocket: false })
+    open.push(io)
+    await directUp(direct)
+    const before = direct.stats().directBatches
+    await direct.set('v', value, { tags: ['t'] })
+    await direct.setMany([
+      { key: 'a', value: 1 },
+      { key: 'b', value: [2] },
+    ])
+    expect(await direct.get('v')).toEqual(value)
+    expect(await direct.getMany(['a', 'missing', 'b', 'v'])).toEqual([1, undefined, [2], value])
+    expect(await direct.has('a')).toBe(true)
+    expect(await direct.delete('a')).toBe(true)
+    expect(await direct.get('a')).toBeUndefined()
+    // A key of another type: MGET reads it as nil, GET as an error; both paths agree on the answer.
+    await valkeyCommand(server.url, 'LPUSH', `${prefix}list`, 'x')
+    const viaDirect = await direct.getMany(['list', 'b']).catch((e: { code: string }) => e.code)
+    const viaIo = await io.getMany(['list', 'b']).catch((e: { code: string }) => e.code)
+    expect(viaDirect).toEqual(viaIo)
+    await direct.invalidateTags(['t'])
+    expect(await direct.get('v')).toBeUndefined()
+    expect(await io.get('v')).toBeUndefined()
+    expect(direct.stats().directBatches - before).toBeGreaterThanOrEqual(9)
+    expect(io.stats().directBatches).toBe(0)
+  })
+
+  it('a write and a read issued in the same tick run in order on one connection', async () => {
+    const c = cache()
+    await directUp(c)
+    for (let i = 0; i < 50; i++) {
+      const [, got] = await Promise.all([c.set('k', i), c.get('k')])
+      expect(got).toBe(i)
+    }
+  })
+
+  it('concurrent callers all get their own values (the I/O thread takes what overlaps)', async () => {
+    const c = cache()
+    await directUp(c)
+    await c.setMany(Array.from({ length: 64 }, (_, i) => ({ key: `c${i}`, value: { i } })))
+    const readers = Array.from({ length: 64 }, async (_, i) => {
+      for (let round = 0; round < 20; round++) {
+        await sleep(i % 3)
+        expect(await c.get(`c${i}`)).toEqual({ i })
+      }
+    })
+    await Promise.all(readers)
+  })
+
+  it('after CLIENT KILL the calls settle typed, and later ones use a new direct connection', async () => {
+    const c = cache()
+    await c.set('k', 'v')
+    await directUp(c)
+    const failures: string[] = []
+    for (let round = 0; round < 3; round++) {
+      await valkeyCommand(server.url, 'CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+      for (let i = 0; i < 20; i++) {
+        const got = await c.get('k').catch((e: { code: string }) => (failures.push(e.code), 'failed'))
+        // A read never answers another request's value: a miss (soft error) or the value.
+        expect([undefined, 'v', 'failed']).toContain(got)
+      }
+      await until(async () => (await c.get('k')) === 'v')
+      await directUp(c)
+    }
+    for (const code of failures) expect(['E_CONNECTION', 'E_TIMEOUT']).toContain(code)
+  }, 30_000)
+
+  it('a stalled server: a sequential call settles with E_TIMEOUT (or a miss), and the cache recovers', async () => {
+    const own = await startValkey()
+    try {
+      const c = new Cache({ url: own.url, prefix: uniquePrefix('stall'), commandTimeoutMs: 200 })
+      open.push(c)
+      await c.set('k', 'v')
+      await directUp(c)
+      const before = c.stats().errors
+      own.kill('SIGSTOP')
+      let settled: unknown
+      try {
+        settled = await c.get('k').catch((e: { code: string }) => e.code)
+      } finally {
+        own.kill('SIGCONT')
+      }
+      expect([undefined, 'E_TIMEOUT']).toContain(settled)
+      expect(c.stats().errors).toBeGreaterThan(before)
+      await until(async () => (await c.get('k')) === 'v')
+      await directUp(c)
+      expect(await c.get('k')).toBe('v')
+    } finally {
+      await own.stop()
+    }
+  }, 30_000)
+
+  it('close() with a direct request in flight settles it, and the process exits by itself', () => {
+    const entry = path.resolve(__dirname, '../dist/index.mjs')
+    const code =
+      `import { Cache } from ${JSON.stringify(entry)};` +
+      'const c = new Cache({ url: process.env.U, prefix: `exit${process.pid}:` });' +
+      "await c.set('k', 1);" +
+      'for (let i = 0; i < 200 && c.stats().directBatches === 0; i++) await c.get(`k`);' +
+      "const inFlight = c.get('k').then((v) => 'value ' + v, (e) => e.code);" +
+      'await c.close();' +
+      'console.log(c.stats().directBatches > 0, await inFlight)'
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, U: server.url },
+    })
+    expect(r.error).toBeUndefined() // no timeout: the process ended by itself
+    expect(r.stderr).toBe('')
+    expect(r.stdout.trim()).toMatch(/^true (value 1|E_CLOSED)$/)
+  })
+})
