@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest'
 // @ts-expect-error: a plain .mjs script without types
 import { LINUX_TARGETS, artifactPath } from '../scripts/build-all.mjs'
 // @ts-expect-error: a plain .mjs script without types
-import { muslLoad } from '../scripts/musl-load.mjs'
+import { muslLoad, undefinedSymbols } from '../scripts/musl-load.mjs'
 import { missingBinaryMessage, platformPackage } from '../ts/boundary/binding'
 
 const root = path.join(__dirname, '..')
@@ -60,6 +60,25 @@ describe.each(targets)('prebuilt %s', (target) => {
 it('the glibc check can fail: the dev build (host toolchain) needs a newer glibc than 2.17', () => {
   const [major, minor] = maxGlibc(path.join(root, 'ferrocache.linux-x64-gnu.node'))!
   expect(major * 1000 + minor).toBeGreaterThan(2017)
+})
+
+it('every libuv function the addon calls is one this Node exports to addons', () => {
+  // The musl host below stubs uv_* as Node would provide them; this is what makes that honest.
+  const uv = (undefinedSymbols(path.join(root, 'ferrocache.linux-x64-gnu.node')) as string[]).filter((s) =>
+    s.startsWith('uv_'),
+  )
+  expect(uv).toContain('uv_poll_start')
+  const exported = execFileSync('readelf', ['--dyn-syms', '-W', process.execPath], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  })
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 8 && f[6] !== 'UND')
+    .map((f) => f[7].replace(/@.*$/, ''))
+  const ours = new Set(exported)
+  const missing = uv.filter((s) => !ours.has(s))
+  expect(missing).toEqual([])
 })
 
 describe('x64 musl binary', () => {

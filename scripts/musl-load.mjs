@@ -1,8 +1,8 @@
 // Loads a musl build of the addon for real, the way Alpine's Node would: under musl's dynamic
 // loader (Debian's `musl` package, fetched with `apt-get download` into .musl/), a small host
 // program dlopen()s the .node with RTLD_NOW, so every libc symbol it needs must resolve in musl, and
-// looks up its napi entry point. The host exports stub napi_* functions, because no musl build of
-// Node is at hand here; nothing calls them.
+// looks up its napi entry point. The host exports stub napi_* and uv_* functions (what Node gives an addon),
+// because no musl build of Node is at hand here; nothing calls them.
 //   node scripts/musl-load.mjs npm/linux-x64-musl/ferrocache.linux-x64-musl.node
 import { execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -46,7 +46,8 @@ export function undefinedSymbols(file) {
  * enough, no musl toolchain), its own _start, linked against musl's libc.so and run by musl's loader.
  */
 function host(node) {
-  const stubs = [...new Set(undefinedSymbols(node).filter((s) => /^(napi|node_api)_/.test(s)))]
+  // Node provides N-API and libuv's API (the direct path's socket watcher and timer) to every addon.
+  const stubs = [...new Set(undefinedSymbols(node).filter((s) => /^(napi|node_api|uv)_/.test(s)))]
   const src = [
     'typedef unsigned long size_t;',
     'extern void *dlopen(const char *, int);',

@@ -43,6 +43,7 @@ impl<T> Drop for JsThreadOnly<T> {
 mod tests {
   use super::*;
   use std::rc::Rc;
+  use std::sync::Arc;
 
   #[test]
   fn only_its_own_thread_reaches_the_value() {
@@ -54,6 +55,4 @@ mod tests {
       .unwrap();
     assert!(!seen);
   }
-
-  use std::sync::Arc;
 }
