@@ -69,7 +69,8 @@ async function serve(url) {
  * Empty where /proc is missing.
  */
 function threadCpu() {
-  const out = { js: 0, engine: 0, other: 0 }
+  // `runs`: how often the JS thread was put on a core (schedstat's third field), i.e. its wake-ups.
+  const out = { js: 0, engine: 0, other: 0, runs: 0 }
   let tasks
   try {
     tasks = readdirSync('/proc/self/task')
@@ -78,10 +79,11 @@ function threadCpu() {
   }
   for (const tid of tasks) {
     try {
-      const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+      const stat = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')
       const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()
       const kind = Number(tid) === process.pid ? 'js' : /^(ferrocache|tokio)/.test(comm) ? 'engine' : 'other'
-      out[kind] += ns / 1000
+      out[kind] += Number(stat[0]) / 1000
+      if (kind === 'js') out.runs += Number(stat[2])
     } catch {
       // the thread ended between the listing and the read
     }
@@ -340,15 +342,15 @@ if (args.serve) {
       console.log('  server CPU (all its threads):')
       printCpu(rates, cpu)
       console.log(
-        '  server CPU by thread, µs/request (medians): JS thread / engine threads / V8 helpers + libuv',
+        '  server CPU by thread, µs/request (medians): JS thread / engine threads / V8 helpers + libuv; JS thread wake-ups per request',
       )
       for (const [n, rs] of Object.entries(threads)) {
-        const part = (k) =>
+        const part = (k, digits = 0) =>
           median(rs.map((r) => r[k]))
-            .toFixed(0)
+            .toFixed(digits)
             .padStart(5)
         if (rs.length && rs[0].js !== undefined)
-          console.log(`  ${n.padEnd(26)} ${part('js')} ${part('engine')} ${part('other')}`)
+          console.log(`  ${n.padEnd(26)} ${part('js')} ${part('engine')} ${part('other')} ${part('runs', 2)}`)
       }
     }
     if (only.has('caller')) {
