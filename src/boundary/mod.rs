@@ -1,7 +1,8 @@
 //! The JS ↔ Rust boundary below `lib.rs`: the request frame JS writes and the completion frame it
-//! reads (`frame`; `group` folds the GETs of one `getMany` into one completion), the queue finished requests wait in until JS drains them (`completion`), and
-//! how long the I/O thread keeps polling for a caller that comes back quickly (`poll_window`),
-//! and how engine errors reach JS with their `code` set (`js_error`).
+//! reads (`frame`; `group` folds the GETs of one `getMany` into one completion, `joined` joins its
+//! plain JSON values into one text), the queue finished requests wait in until JS drains them
+//! (`completion`), how long the I/O thread keeps polling for a caller that comes back quickly
+//! (`poll_window`), and how engine errors reach JS with their `code` set (`js_error`).
 //!
 //! `chunk` turns a taken chunk into the JS Buffer.
 //!
@@ -12,5 +13,6 @@ pub mod chunk;
 pub mod completion;
 pub mod frame;
 pub mod group;
+pub mod joined;
 pub mod js_error;
 pub mod poll_window;

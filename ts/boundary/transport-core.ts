@@ -297,7 +297,8 @@ export class TransportCore {
   /** `get` resolves a value exactly when the read was a hit that decodes; soft errors read as misses. */
   /**
    * The completion of a `getMany`: per key, in order, `status u8 | tag u8 | len u32 | bytes`, each
-   * read exactly as `complete` reads a `get` (soft errors are misses; another error rejects).
+   * read exactly as `complete` reads a `get` (soft errors are misses; another error rejects); with
+   * `JOINED`, its plain JSON values parsed in one go first (`readMany`, many.ts).
    */
   private manyRead(c: CompletionView): void {
     const { id, status, tag, chunk, start, end } = c

@@ -35,6 +35,12 @@ export interface Codec {
    * for the JSON codec and latin1 (one char per byte) for binary codecs.
    */
   decode(codec: number, payload: Payload, start?: number, end?: number): unknown
+  /**
+   * Present when a JSON payload (`CodecId.JSON`) decodes as exactly `JSON.parse` of its UTF-8
+   * text, as with the built-in codecs: parses `payload[start, end)`. `getMany` parses all of its
+   * JSON values with one call of it (`ts/boundary/many.ts`); absent, it decodes them one by one.
+   */
+  parseJson?(payload: Buffer, start: number, end: number): unknown
 }
 
 export type CodecErrorReason = 'serialize' | 'invalid-value' | 'decode' | 'option' | 'too-large'
@@ -347,6 +353,11 @@ function builtinDecode(withV8: boolean): Codec['decode'] {
   }
 }
 
+/** `Codec.parseJson` of the built-in codecs: what their `decode` does with a JSON payload, errors aside. */
+function parseJson(payload: Buffer, start: number, end: number): unknown {
+  return JSON.parse(text(payload, start, end))
+}
+
 /** `maxBytes`: the most serialized bytes a value may take (maxValueBytes), checked early. */
 export function structuredCodec(maxBytes = Infinity): Codec {
   return {
@@ -376,6 +387,7 @@ export function structuredCodec(maxBytes = Infinity): Codec {
       return { codec: CodecId.V8, data: checked(data, maxBytes) }
     },
     decode: builtinDecode(true),
+    parseJson,
   }
 }
 
@@ -389,6 +401,7 @@ export function jsonCodec(maxBytes = Infinity): Codec {
       return { codec: CodecId.JSON, data: checked(stringify(value), maxBytes) }
     },
     decode: builtinDecode(false),
+    parseJson,
   }
 }
 
