@@ -151,6 +151,15 @@ export declare function escapeGlob(literal: string): string
 export declare function globMatch(pattern: string, keys: Array<string>): Array<number>
 
 /**
+ * Bit of a `getMany` completion's tag (and of its records' tags): the plain JSON values come
+ * joined into one text, parsed by one `JSON.parse` (format in `src/boundary/frame.rs`).
+ */
+export declare const JOINED: number
+
+/** ASCII bytes of the nonce that separates the values of a joined text. */
+export declare const JOINED_NONCE_BYTES: number
+
+/**
  * The Valkey Cluster hash slot (0–16383) of a key: CRC16 of its `{hash tag}` when it has one.
  * Keys with the same slot can share one multi-key command or script.
  */
@@ -216,5 +225,5 @@ export declare const STATUS_MISS: number
 /** Completion status: a value past its fresh time, within grace. */
 export declare const STATUS_STALE: number
 
-/** Bit of a read's codec tag: the entry carries tags (the codec is the other 7 bits). */
+/** Bit of a read's codec tag: the entry carries tags (the codec id is in the low 4 bits). */
 export declare const TAGGED: number

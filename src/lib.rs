@@ -378,9 +378,16 @@ pub const REPLY_STATUS: u32 = boundary::frame::REPLY_STATUS as u32;
 /// Command reply tag: a nested reply, as JSON text.
 #[napi]
 pub const REPLY_JSON: u32 = boundary::frame::REPLY_JSON as u32;
-/// Bit of a read's codec tag: the entry carries tags (the codec is the other 7 bits).
+/// Bit of a read's codec tag: the entry carries tags (the codec id is in the low 4 bits).
 #[napi]
 pub const TAGGED: u32 = boundary::frame::TAGGED as u32;
+/// Bit of a `getMany` completion's tag (and of its records' tags): the plain JSON values come
+/// joined into one text, parsed by one `JSON.parse` (format in `src/boundary/frame.rs`).
+#[napi]
+pub const JOINED: u32 = boundary::frame::JOINED as u32;
+/// ASCII bytes of the nonce that separates the values of a joined text.
+#[napi]
+pub const JOINED_NONCE_BYTES: u32 = boundary::joined::NONCE_BYTES as u32;
 /// Bytes at the end of every read's payload: f64 epoch ms until which the value may be kept
 /// in-process (0 = unknown).
 #[napi]

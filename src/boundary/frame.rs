@@ -11,6 +11,11 @@
 //!            bytes = payload | until f64 (READ_TRAILER_BYTES: epoch ms it may be kept in-process, 0 = unknown)
 //!   COMMAND (HIT): tag = REPLY_*;  ERROR: tag = error kind (`ErrorKind` number), bytes = message
 //!   GET_MANY (HIT): bytes = per key, in order: status u8 | tag u8 | len u32 | bytes (as a GET's)
+//!   GET_MANY (HIT) with tag JOINED (`joined`: ≥ 2 plain JSON hits, text under a cap): bytes =
+//!            joined_count u32 | nonce (NONCE_BYTES ascii) | text_len u32 | text | the per-key
+//!            records as above, except that a joined hit's record has tag | JOINED and bytes =
+//!            value_len u32 | until f64, its value being the next one in the text;
+//!            text = `[v1,"<nonce>",v2,…,"<nonce>",vN]` (the joined values, in record order)
 //!   bus event (id BUS_ID, see `features::bus`): tag = BUS_*, bytes = payload
 //! Every request carries its own length, so one that cannot be read fails alone (an error
 //! completion for its id) and the next one is still found: a bad request never poisons its batch.
@@ -39,6 +44,9 @@ pub const STATUS_STALE: u8 = 3;
 
 /// Bit of a read's codec tag: the entry carries tags.
 pub const TAGGED: u8 = 0x80;
+/// Bit of a GET_MANY completion's tag: its plain JSON values come joined into one text (`joined`);
+/// and of a record's tag inside it: this value is in that text. Codec ids take the low 4 bits.
+pub const JOINED: u8 = 0x40;
 /// Bytes of the trailer every read's payload ends with (f64: until when it may be kept in-process).
 pub const READ_TRAILER_BYTES: usize = 8;
 

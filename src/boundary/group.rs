@@ -1,7 +1,9 @@
 //! One completion for the GETs of one GET_MANY request (`getMany`): JS is handed every key's
-//! result at once and decodes them in one pass (format in `frame`).
+//! result at once and decodes them in one pass (format in `frame`); when enough of them are
+//! plain JSON, their values also come joined into one text that JS parses once (`joined`).
 
 use crate::boundary::frame::{Completion, Group, STATUS_HIT};
+use crate::boundary::joined;
 
 /// Folds the completions of each group's GETs into one completion for the group's id.
 /// `done` holds one completion per request, in request order; groups are in request order too.
@@ -19,6 +21,10 @@ pub fn group_completions(done: Vec<Completion>, groups: &[Group]) -> Vec<Complet
     let Some(id) = parts.first().map(|c| c.id) else {
       continue;
     };
+    if let Some(c) = joined::join(id, &parts) {
+      out.push(c);
+      continue;
+    }
     let size = parts.iter().map(|c| 6 + c.len()).sum::<usize>();
     let mut data = Vec::with_capacity(size);
     for c in &parts {
@@ -37,7 +43,9 @@ pub fn group_completions(done: Vec<Completion>, groups: &[Group]) -> Vec<Complet
 mod tests {
   use super::*;
   use crate::boundary::frame::tests::Writer;
-  use crate::boundary::frame::{parse_requests, OP_DELETE, OP_GET, OP_GET_MANY, STATUS_MISS};
+  use crate::boundary::frame::{
+    parse_requests, JOINED, OP_DELETE, OP_GET, OP_GET_MANY, STATUS_MISS,
+  };
 
   #[test]
   fn get_many_expands_into_gets_answered_by_one_completion() {
@@ -67,5 +75,19 @@ mod tests {
     let mut want = vec![STATUS_HIT, 1, 2, 0, 0, 0, b'a', b'b'];
     want.extend([STATUS_MISS, 0, 0, 0, 0, 0]);
     assert_eq!(out[1].payload(), &want[..]);
+  }
+
+  #[test]
+  fn a_group_of_json_hits_comes_joined_and_the_others_around_it_stay_apart() {
+    let json = |v: &[u8]| Completion::read(2, STATUS_HIT, 1, v.to_vec(), 0, 0.0);
+    let done = vec![
+      Completion::miss(1),
+      json(b"1"),
+      json(b"[2]"),
+      Completion::ok(4),
+    ];
+    let out = group_completions(done, &[Group { first: 1, count: 2 }]);
+    let tags: Vec<(u32, u8)> = out.iter().map(|c| (c.id, c.tag)).collect();
+    assert_eq!(tags, vec![(1, 0), (2, JOINED), (4, 0)]);
   }
 }

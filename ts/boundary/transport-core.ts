@@ -251,6 +251,7 @@ export class TransportCore {
   /** Bus events whose handler threw (counted as bad bus messages). */
   busFailures = 0
 
+  /** `get` resolves a value exactly when the read was a hit that decodes; soft errors read as misses. */
   private complete(c: CompletionView): void {
     const { id, status, tag, chunk, start, end } = c
     let kind = this.kinds[id]
@@ -294,10 +295,10 @@ export class TransportCore {
     else this.settle(id, true, kind === KIND_FLAG ? status === STATUS_HIT : undefined)
   }
 
-  /** `get` resolves a value exactly when the read was a hit that decodes; soft errors read as misses. */
   /**
    * The completion of a `getMany`: per key, in order, `status u8 | tag u8 | len u32 | bytes`, each
-   * read exactly as `complete` reads a `get` (soft errors are misses; another error rejects).
+   * read exactly as `complete` reads a `get` (soft errors are misses; another error rejects); with
+   * `JOINED`, its plain JSON values parsed in one go first (`readMany`, many.ts).
    */
   private manyRead(c: CompletionView): void {
     const { id, status, tag, chunk, start, end } = c

@@ -35,6 +35,11 @@ export interface Codec {
    * for the JSON codec and latin1 (one char per byte) for binary codecs.
    */
   decode(codec: number, payload: Payload, start?: number, end?: number): unknown
+  /**
+   * Only when a JSON payload decodes as exactly `JSON.parse` of its UTF-8 text (built-in codecs):
+   * `getMany` then parses all its JSON values in one call (`boundary/many.ts`), else one by one.
+   */
+  parseJson?(payload: Buffer, start: number, end: number): unknown
 }
 
 export type CodecErrorReason = 'serialize' | 'invalid-value' | 'decode' | 'option' | 'too-large'
@@ -68,14 +73,10 @@ function tooLarge(floor: number, maxBytes: number): CodecError {
 /** A lower bound of the serialized size of a top-level string or byte array (0 for others). */
 function flatFloor(value: unknown): number {
   if (typeof value === 'string') return value.length
-  if (ArrayBuffer.isView(value)) return value.byteLength
-  if (value instanceof ArrayBuffer) return value.byteLength
-  return 0
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer ? value.byteLength : 0
 }
 
-function msgOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e)
-}
+const msgOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 function serializeError(e: unknown, how = ''): CodecError {
   if (e instanceof CodecError) return e
@@ -347,6 +348,10 @@ function builtinDecode(withV8: boolean): Codec['decode'] {
   }
 }
 
+/** `Codec.parseJson` of the built-in codecs: what their `decode` does with a JSON payload, errors aside. */
+const parseJson = (payload: Buffer, start: number, end: number): unknown =>
+  JSON.parse(text(payload, start, end))
+
 /** `maxBytes`: the most serialized bytes a value may take (maxValueBytes), checked early. */
 export function structuredCodec(maxBytes = Infinity): Codec {
   return {
@@ -376,6 +381,7 @@ export function structuredCodec(maxBytes = Infinity): Codec {
       return { codec: CodecId.V8, data: checked(data, maxBytes) }
     },
     decode: builtinDecode(true),
+    parseJson,
   }
 }
 
@@ -389,6 +395,7 @@ export function jsonCodec(maxBytes = Infinity): Codec {
       return { codec: CodecId.JSON, data: checked(stringify(value), maxBytes) }
     },
     decode: builtinDecode(false),
+    parseJson,
   }
 }
 
