@@ -6,26 +6,19 @@
  */
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Cache } from '../ts/index'
-import { startValkey, valkeyCommand, type ValkeyServer } from '../scripts/valkey.mjs'
+import { startValkey, valkeyCommand } from '../scripts/valkey.mjs'
 import { uniquePrefix } from './contract'
-import { noUnhandled, sleep, until } from './faults/track'
+import { noUnhandled, ownValkey, sleep, until } from './faults/track'
 
 noUnhandled()
-const open: Cache[] = []
-let server: ValkeyServer
-beforeAll(async () => {
-  // A server of our own: the tests kill its clients and stall it.
-  server = await startValkey()
-})
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()))
-  await server.stop()
-})
+// A server of our own: the tests kill its clients and stall it.
+const own = ownValkey()
+const open = own.open
 
 function cache(options: Partial<ConstructorParameters<typeof Cache>[0]> = {}): Cache {
-  const c = new Cache({ url: server.url, prefix: uniquePrefix('direct'), ...options })
+  const c = new Cache({ url: own.server.url, prefix: uniquePrefix('direct'), ...options })
   open.push(c)
   return c
 }
@@ -45,7 +38,7 @@ describe('directSocket', () => {
   it('sequential calls take the direct connection and read exactly what the I/O thread reads', async () => {
     const direct = cache()
     const prefix = direct.prefix
-    const io = new Cache({ url: server.url, prefix, directSocket: false })
+    const io = new Cache({ url: own.server.url, prefix, directSocket: false })
     open.push(io)
     await directUp(direct)
     const before = direct.stats().directBatches
@@ -60,7 +53,7 @@ describe('directSocket', () => {
     expect(await direct.delete('a')).toBe(true)
     expect(await direct.get('a')).toBeUndefined()
     // A key of another type: MGET reads it as nil, GET as an error; both paths agree on the answer.
-    await valkeyCommand(server.url, 'LPUSH', `${prefix}list`, 'x')
+    await valkeyCommand(own.server.url, 'LPUSH', `${prefix}list`, 'x')
     const viaDirect = await direct.getMany(['list', 'b']).catch((e: { code: string }) => e.code)
     const viaIo = await io.getMany(['list', 'b']).catch((e: { code: string }) => e.code)
     expect(viaDirect).toEqual(viaIo)
@@ -99,7 +92,7 @@ describe('directSocket', () => {
     await directUp(c)
     const failures: string[] = []
     for (let round = 0; round < 3; round++) {
-      await valkeyCommand(server.url, 'CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+      await valkeyCommand(own.server.url, 'CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
       for (let i = 0; i < 20; i++) {
         const got = await c.get('k').catch((e: { code: string }) => (failures.push(e.code), 'failed'))
         // A read never answers another request's value: a miss (soft error) or the value.
@@ -112,19 +105,19 @@ describe('directSocket', () => {
   }, 30_000)
 
   it('a stalled server: a sequential call settles with E_TIMEOUT (or a miss), and the cache recovers', async () => {
-    const own = await startValkey()
+    const stalled = await startValkey()
     try {
-      const c = new Cache({ url: own.url, prefix: uniquePrefix('stall'), commandTimeoutMs: 200 })
+      const c = new Cache({ url: stalled.url, prefix: uniquePrefix('stall'), commandTimeoutMs: 200 })
       open.push(c)
       await c.set('k', 'v')
       await directUp(c)
       const before = c.stats().errors
-      own.kill('SIGSTOP')
+      stalled.kill('SIGSTOP')
       let settled: unknown
       try {
         settled = await c.get('k').catch((e: { code: string }) => e.code)
       } finally {
-        own.kill('SIGCONT')
+        stalled.kill('SIGCONT')
       }
       expect([undefined, 'E_TIMEOUT']).toContain(settled)
       expect(c.stats().errors).toBeGreaterThan(before)
@@ -132,7 +125,7 @@ describe('directSocket', () => {
       await directUp(c)
       expect(await c.get('k')).toBe('v')
     } finally {
-      await own.stop()
+      await stalled.stop()
     }
   }, 30_000)
 
@@ -149,7 +142,7 @@ describe('directSocket', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
       encoding: 'utf8',
       timeout: 20_000,
-      env: { ...process.env, U: server.url },
+      env: { ...process.env, U: own.server.url },
     })
     expect(r.error).toBeUndefined() // no timeout: the process ended by itself
     expect(r.stderr).toBe('')

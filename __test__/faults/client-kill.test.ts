@@ -3,28 +3,21 @@
  * pub/sub one. Every call settles and is typed, no read is a wrong or stale value, and the cache
  * (L1 coherence included) recovers by itself.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Cache } from '../../ts/index'
-import { startValkey, valkeyCommand, type ValkeyServer } from '../../scripts/valkey.mjs'
+import { valkeyCommand } from '../../scripts/valkey.mjs'
 import { uniquePrefix } from '../contract'
 import { runWorkload } from './workload'
-import { noUnhandled, servedFromL1, sleep, until } from './track'
+import { noUnhandled, ownValkey, servedFromL1, sleep, until } from './track'
 
 noUnhandled()
-const open: Cache[] = []
 // A server of our own: CLIENT KILL on the shared one would hit other test files' connections.
-let server: ValkeyServer
-beforeAll(async () => {
-  server = await startValkey()
-})
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()))
-  await server.stop()
-})
+const own = ownValkey()
+const open = own.open
 
 describe('CLIENT KILL', () => {
   it('of the normal connections: calls settle typed, and the cache reconnects by itself', async () => {
-    const url = server.url
+    const url = own.server.url
     const cache = new Cache({ url, prefix: uniquePrefix('kill-normal'), poolSize: 2 })
     open.push(cache)
     await cache.set('warm', 1)
@@ -42,7 +35,7 @@ describe('CLIENT KILL', () => {
   }, 30_000)
 
   it('of the pub/sub connection: L1 never serves a value overwritten elsewhere once the write is seen', async () => {
-    const url = server.url
+    const url = own.server.url
     const prefix = uniquePrefix('kill-pubsub')
     const a = new Cache({ url, prefix, l1: { maxEntries: 100, ttl: 60 } })
     const b = new Cache({ url, prefix, l1: { maxEntries: 100, ttl: 60 } })

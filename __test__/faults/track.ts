@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect } from 'vitest'
 import { CacheError, type Cache } from '../../ts/index'
+import { startValkey, type ValkeyServer } from '../../scripts/valkey.mjs'
 
 export interface Outcome {
   name: string
@@ -117,4 +118,28 @@ export function servedFromL1(cache: Cache, key: string): Promise<number> {
     await cache.get(key)
     return cache.stats().l1Hits > before
   })
+}
+
+/**
+ * A Valkey of the test file's own (for tests that kill its clients or stall it: on the shared one
+ * they would hit other files' connections), started before its tests and stopped after them,
+ * with `open`: the caches to close first.
+ */
+export function ownValkey(): { readonly server: ValkeyServer; open: Cache[] } {
+  let server: ValkeyServer | undefined
+  const open: Cache[] = []
+  beforeAll(async () => {
+    server = await startValkey()
+  })
+  afterAll(async () => {
+    await Promise.all(open.map((c) => c.close()))
+    await server?.stop()
+  })
+  return {
+    get server() {
+      if (server === undefined) throw new Error('ownValkey: the server starts in beforeAll')
+      return server
+    },
+    open,
+  }
 }

@@ -121,14 +121,20 @@ mod tests {
   use std::sync::atomic::{AtomicUsize, Ordering};
   use std::sync::Arc;
 
-  #[test]
-  fn wakes_once_per_burst_and_again_after_empty() {
+  /// A queue whose wake-ups are counted.
+  fn counting_queue() -> (CompletionQueue, Arc<AtomicUsize>) {
     let q = CompletionQueue::default();
     let wakes = Arc::new(AtomicUsize::new(0));
     let w = wakes.clone();
     q.set_wake(Box::new(move || {
       w.fetch_add(1, Ordering::SeqCst);
     }));
+    (q, wakes)
+  }
+
+  #[test]
+  fn wakes_once_per_burst_and_again_after_empty() {
+    let (q, wakes) = counting_queue();
     q.push_all(vec![Completion::miss(1), Completion::miss(2)]);
     q.push_all(vec![Completion::miss(3)]);
     assert_eq!(wakes.load(Ordering::SeqCst), 1);
@@ -151,12 +157,7 @@ mod tests {
 
   #[test]
   fn a_local_push_hands_over_only_what_no_wake_up_covers() {
-    let q = CompletionQueue::default();
-    let wakes = Arc::new(AtomicUsize::new(0));
-    let w = wakes.clone();
-    q.set_wake(Box::new(move || {
-      w.fetch_add(1, Ordering::SeqCst);
-    }));
+    let (q, wakes) = counting_queue();
     assert!(
       q.push_local(vec![Completion::miss(1)]),
       "idle: the caller delivers"

@@ -10,8 +10,8 @@ use redis::{ConnectionAddr, IntoConnectionInfo, ProtocolVersion, Value};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Where and how a direct connection connects.
-#[derive(Clone, Debug)]
+/// Where and how a direct connection connects. No `Debug`: it holds the password.
+#[derive(Clone)]
 pub struct DirectTarget {
   host: String,
   port: u16,
