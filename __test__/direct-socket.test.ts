@@ -64,6 +64,21 @@ describe('directSocket', () => {
     expect(io.stats().directBatches).toBe(0)
   })
 
+  it('directSocket must be a boolean (E_INVALID_OPTION naming it); memory-only mode ignores it', async () => {
+    for (const bad of ['yes', 1, null])
+      expect(() => new Cache({ directSocket: bad as never })).toThrow(
+        expect.objectContaining({
+          code: 'E_INVALID_OPTION',
+          message: expect.stringContaining('directSocket'),
+        }),
+      )
+    const memory = new Cache({ directSocket: true })
+    await memory.set('k', 1)
+    expect(await memory.get('k')).toBe(1)
+    expect(memory.stats().directBatches).toBe(0)
+    await memory.close()
+  })
+
   it('a write and a read issued in the same tick run in order on one connection', async () => {
     const c = cache()
     await directUp(c)
