@@ -31,6 +31,10 @@ use std::task::{Context, Poll};
 
 /// Bytes read from the socket at most per `read` call; the buffer grows for larger replies.
 const READ_CHUNK: usize = 64 * 1024;
+/// A buffer grown past this for a large reply goes back to `READ_CHUNK` once it is all parsed:
+/// one 16 MiB value must not pin 32 MiB per cache for good, while values of up to a few hundred
+/// KiB (the common large case) keep their buffer and never pay for growing it again.
+const KEPT_BUFFER: usize = 1 << 20;
 
 /// The replies one pipeline waits for.
 #[derive(Default)]
@@ -84,6 +88,12 @@ impl DirectConn {
   #[cfg(test)]
   pub fn idle(&self) -> bool {
     self.waiting.is_empty()
+  }
+
+  /// Bytes of the read buffer, parsed or not.
+  #[cfg(test)]
+  pub fn buffer_len(&self) -> usize {
+    self.input.len()
   }
 
   /// Bytes are queued that the socket did not take yet.
@@ -193,6 +203,9 @@ impl DirectConn {
     if self.start == self.end {
       self.start = 0;
       self.end = 0;
+      if self.input.len() > KEPT_BUFFER {
+        self.input = vec![0; READ_CHUNK];
+      }
     }
   }
 

@@ -60,6 +60,25 @@ fn replies_larger_than_the_buffer_grow_it() {
   let writer = std::thread::spawn(move || server.write_all(&wire).map(|_| server));
   let got = settle(&mut conn, &expect).unwrap();
   assert_eq!(got, vec![Value::BulkString(value)]);
+  assert!(
+    conn.buffer_len() > 3 * READ_CHUNK,
+    "kept: under KEPT_BUFFER"
+  );
+  drop(writer.join().unwrap());
+}
+
+#[test]
+fn a_buffer_grown_past_the_kept_size_is_given_back_once_parsed() {
+  let (mut conn, mut server) = pair();
+  let expect = conn.send(&get("huge"), 1).unwrap();
+  let value = vec![b'y'; 2 * KEPT_BUFFER];
+  let mut wire = format!("${}\r\n", value.len()).into_bytes();
+  wire.extend(&value);
+  wire.extend(b"\r\n");
+  let writer = std::thread::spawn(move || server.write_all(&wire).map(|_| server));
+  let got = settle(&mut conn, &expect).unwrap();
+  assert_eq!(got, vec![Value::BulkString(value)]);
+  assert_eq!(conn.buffer_len(), READ_CHUNK);
   drop(writer.join().unwrap());
 }
 
