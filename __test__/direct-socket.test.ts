@@ -101,6 +101,40 @@ describe('directSocket', () => {
     await Promise.all(readers)
   })
 
+  it('callers a few at a time share the direct connection, pipelined, each reading its own value', async () => {
+    const c = cache()
+    await c.setMany(Array.from({ length: 6 }, (_, i) => ({ key: `p${i}`, value: { i } })))
+    await directUp(c)
+    const before = c.stats().directBatches
+    // Six batches, each issued after the previous one's frame went out and before any reply can
+    // be read (no event-loop turn in between): all six are in flight on the direct connection.
+    const reads: Promise<unknown>[] = []
+    for (let i = 0; i < 6; i++) {
+      reads.push(c.get(`p${i}`))
+      await null
+      await null
+    }
+    expect(await Promise.all(reads)).toEqual(Array.from({ length: 6 }, (_, i) => ({ i })))
+    expect(c.stats().directBatches - before).toBe(6)
+  })
+
+  it('beyond the depth of the direct connection, batches go to the I/O thread and all read right', async () => {
+    const c = cache()
+    await c.setMany(Array.from({ length: 40 }, (_, i) => ({ key: `q${i}`, value: `v${i}` })))
+    await directUp(c)
+    const before = c.stats().directBatches
+    const reads: Promise<unknown>[] = []
+    for (let i = 0; i < 40; i++) {
+      reads.push(c.get(`q${i}`))
+      await null
+      await null
+    }
+    expect(await Promise.all(reads)).toEqual(Array.from({ length: 40 }, (_, i) => `v${i}`))
+    const direct = c.stats().directBatches - before
+    expect(direct).toBeGreaterThanOrEqual(1)
+    expect(direct).toBeLessThan(40)
+  })
+
   it('after CLIENT KILL the calls settle typed, and later ones use a new direct connection', async () => {
     const c = cache()
     await c.set('k', 'v')
@@ -139,6 +173,39 @@ describe('directSocket', () => {
       await until(async () => (await c.get('k')) === 'v')
       await directUp(c)
       expect(await c.get('k')).toBe('v')
+    } finally {
+      await stalled.stop()
+    }
+  }, 30_000)
+
+  it('a stalled server with several direct requests in flight: each settles within the timeout', async () => {
+    const stalled = await startValkey()
+    try {
+      const c = new Cache({ url: stalled.url, prefix: uniquePrefix('stall'), commandTimeoutMs: 200 })
+      open.push(c)
+      await c.setMany([0, 1, 2, 3].map((i) => ({ key: `k${i}`, value: i })))
+      await directUp(c)
+      const before = c.stats().directBatches
+      stalled.kill('SIGSTOP')
+      let settled: unknown[]
+      const started = Date.now()
+      try {
+        const reads: Promise<unknown>[] = []
+        for (let i = 0; i < 4; i++) {
+          reads.push(c.get(`k${i}`).catch((e: { code: string }) => e.code))
+          await null
+          await null
+        }
+        settled = await Promise.all(reads)
+      } finally {
+        stalled.kill('SIGCONT')
+      }
+      expect(c.stats().directBatches - before).toBe(4)
+      for (const s of settled) expect([undefined, 'E_TIMEOUT']).toContain(s)
+      // Bounded by the timeout, not by Valkey coming back (generous: a loaded machine).
+      expect(Date.now() - started).toBeLessThan(5_000)
+      await until(async () => (await c.get('k3')) === 3)
+      expect(await c.getMany(['k0', 'k1', 'k2'])).toEqual([0, 1, 2])
     } finally {
       await stalled.stop()
     }

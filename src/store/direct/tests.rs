@@ -50,6 +50,27 @@ fn a_reply_split_byte_by_byte_is_put_together() {
 }
 
 #[test]
+fn pipelines_in_flight_together_get_their_own_replies_in_order() {
+  let (mut conn, mut server) = pair();
+  let first = conn.send(&get("a"), 1).unwrap();
+  let mut two = redis::pipe();
+  two.cmd("GET").arg("b").cmd("GET").arg("c");
+  let second = conn.send(&two, 2).unwrap();
+  // Both answers in one write, as a server answers a pipeline: split by position.
+  server.write_all(b"$1\r\nA\r\n$1\r\nB\r\n$-1\r\n").unwrap();
+  let got = settle(&mut conn, &second).unwrap();
+  assert_eq!(got, vec![Value::BulkString(b"B".to_vec()), Value::Nil]);
+  let got = first
+    .done
+    .borrow_mut()
+    .take()
+    .expect("settled first")
+    .unwrap();
+  assert_eq!(got, vec![Value::BulkString(b"A".to_vec())]);
+  assert!(conn.idle());
+}
+
+#[test]
 fn replies_larger_than_the_buffer_grow_it() {
   let (mut conn, mut server) = pair();
   let expect = conn.send(&get("big"), 1).unwrap();

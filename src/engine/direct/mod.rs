@@ -1,20 +1,23 @@
-//! The direct path: a batch from a sequential caller runs on the JS thread, over a connection
-//! of its own (`store::direct`). The JS thread writes the request to the socket itself, the
-//! event loop reports the reply (a libuv watcher on the socket, `boundary::uv`), and the same
-//! executor as on the I/O thread (`execute`, polled here) turns it into completions, which reach
-//! JS in the same chunk format, through the same queue. The I/O thread is not woken at all: no
-//! thread hop on the way out, none on the way back.
+//! The direct path: a batch issued while few requests are in flight runs on the JS thread, over
+//! a connection of its own (`store::direct`). The JS thread writes the request to the socket
+//! itself, the event loop reports the reply (a libuv watcher on the socket, `boundary::uv`), and
+//! the same executor as on the I/O thread (`execute`, polled here) turns it into completions,
+//! which reach JS in the same chunk format, through the same queue. The I/O thread is not woken
+//! at all: no thread hop on the way out, none on the way back.
 //!
-//! A batch takes this path only when nothing else is in flight — no batch on the I/O thread,
-//! no job here — so within-tick ordering is the one pipeline's, as on the I/O thread. Everything
-//! else (concurrent callers, a cluster, TLS, memory mode) keeps to the I/O thread, whose
-//! parallelism wins there. The connection is opened on the I/O thread (`handshake`) and handed
-//! over; while it is not there (still opening, broken, backing off) batches simply go the
-//! usual way, so the direct path can only ever make a request faster, never fail it on its own.
+//! A batch takes this path while the connection has room (`jobs::MAX_DIRECT_REQUESTS`); the jobs
+//! here are pipelined on the one socket, in order, and a tick is still one batch on one
+//! connection, so the orderings of docs/architecture.md hold as on the I/O thread. Everything
+//! else (the overflow of many callers at once, a cluster, TLS, memory mode) keeps to the I/O
+//! thread, whose parallelism wins there. The connection is opened on the I/O thread
+//! (`handshake`) and handed over; while it is not there (still opening, broken, backing off)
+//! batches simply go the usual way, so the direct path can only ever make a request faster,
+//! never fail it on its own.
+
+pub mod jobs;
 
 use crate::boundary::chunk::Chunk;
-use crate::boundary::frame::{Completion, Group};
-use crate::boundary::group::group_completions;
+use crate::boundary::frame::Completion;
 use crate::boundary::js_callback::JsCallback;
 use crate::boundary::js_thread::JsThreadOnly;
 use crate::boundary::uv::{SocketWatch, Timer, READABLE, WRITABLE};
@@ -26,16 +29,14 @@ use crate::store::direct::handshake::{open, DirectTarget};
 use crate::store::direct::{DirectConn, DirectLink};
 use crate::store::standalone::{command_timed_out, lock};
 use futures_util::FutureExt;
+use jobs::{Arm, Jobs, Run, Settled};
 use napi::sys::{napi_env, napi_value};
 use std::cell::RefCell;
 use std::ffi::c_int;
-use std::future::Future;
 use std::net::TcpStream;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// A socket being opened on the I/O thread, and the backoff while the server refuses.
@@ -46,12 +47,6 @@ struct Opening {
   backoff: Backoff,
 }
 
-/// A batch running here: the executor's future and how its completions fold (`getMany`).
-struct Job {
-  run: Pin<Box<dyn Future<Output = Vec<Completion>>>>,
-  groups: Vec<Group>,
-}
-
 #[derive(Default)]
 struct State {
   // Declared before the connection's owner (`Direct::link`) so the watcher is closed first: an
@@ -59,11 +54,7 @@ struct State {
   watch: Option<SocketWatch>,
   watching: c_int,
   timer: Option<Timer>,
-  job: Option<Job>,
-  /// Counts jobs started, so a timer knows whether the job it was set for is still running.
-  started: u64,
-  /// When the running job must have settled.
-  due: Option<Instant>,
+  jobs: Jobs,
   closing: bool,
   /// The event loop refused a watcher: the direct path stays off for this engine.
   disabled: bool,
@@ -133,13 +124,13 @@ impl Direct {
     Some(direct)
   }
 
-  /// Runs the batch here when the caller is sequential and the connection is up; otherwise on
-  /// the I/O thread.
+  /// Runs the batch here when the connection is up and has room (`jobs::MAX_DIRECT_REQUESTS`);
+  /// otherwise on the I/O thread.
   pub fn submit(&self, batch: Vec<u8>) -> Result<()> {
     let Some(accepted) = self.engine.accept(batch)? else {
       return Ok(());
     };
-    if self.engine.inflight() == 0 && self.ready() {
+    if self.ready(accepted.requests.len()) {
       self.start(accepted);
     } else {
       self.engine.dispatch(accepted);
@@ -147,22 +138,22 @@ impl Direct {
     Ok(())
   }
 
-  /// Stops taking batches; the connection closes once the job in flight (if any) settles.
+  /// Stops taking batches; the connection closes once the jobs in flight (if any) settle.
   pub fn close(&self) {
     let idle = {
       let mut st = self.state.borrow_mut();
       st.closing = true;
-      st.job.is_none()
+      st.jobs.is_empty()
     };
     if idle {
       self.shut();
     }
   }
 
-  fn ready(&self) -> bool {
+  fn ready(&self, requests: usize) -> bool {
     {
       let st = self.state.borrow();
-      if st.job.is_some() || st.closing || st.disabled {
+      if !st.jobs.has_room(requests) || st.closing || st.disabled {
         return false;
       }
     }
@@ -251,6 +242,8 @@ impl Direct {
       requests,
       groups,
     } = accepted;
+    let count = requests.len();
+    let due = self.engine.deadline().map(|limit| Instant::now() + limit);
     let (engine, link) = (self.engine.clone(), self.link.clone());
     let run = async move {
       let run = execute(&link, &engine.settings, &engine.stats, &batch, &requests);
@@ -267,37 +260,36 @@ impl Direct {
           .collect()
       })
     };
-    {
-      let mut st = self.state.borrow_mut();
-      if let (Some(timer), Some(limit)) = (&st.timer, self.engine.deadline()) {
-        timer.start(limit.as_millis() as u64);
-        st.due = Some(Instant::now() + limit);
-      }
-      st.job = Some(Job {
-        run: Box::pin(run),
-        groups,
-      });
-      st.started += 1;
-    }
+    let run: Run = Box::pin(run);
+    self.state.borrow_mut().jobs.push(run, groups, count, due);
     self.progress(true);
   }
 
-  /// Polls the job (if any) after its connection made progress; settles it when done.
-  /// `in_js_call`: called from JS (`submit`), so completions go through the usual wake-up.
+  /// Polls the jobs after their connection made progress (or a new one was started); settles
+  /// those that are done. `in_js_call`: called from JS (`submit`), so completions go through
+  /// the usual wake-up.
   fn progress(&self, in_js_call: bool) {
-    let job = self.state.borrow_mut().job.take();
-    let Some(mut job) = job else {
-      return self.after_io();
-    };
-    let mut cx = Context::from_waker(Waker::noop());
-    match job.run.as_mut().poll(&mut cx) {
-      Poll::Pending => {
-        self.state.borrow_mut().job = Some(job);
-        self.after_io();
-      }
-      Poll::Ready(done) => {
-        self.after_io();
-        self.finish(group_completions(done, &job.groups), in_js_call);
+    // Taken out while polled: nothing of this state is borrowed across the executor.
+    let mut jobs = std::mem::take(&mut self.state.borrow_mut().jobs);
+    let settled = jobs.poll();
+    // No JS ran while polling, so nothing was started meanwhile.
+    self.state.borrow_mut().jobs = jobs;
+    self.after_io();
+    self.arm();
+    if settled.jobs > 0 {
+      self.finish(settled, in_js_call);
+    }
+  }
+
+  /// Keeps the timer on the oldest job's deadline, and off while nothing runs.
+  fn arm(&self) {
+    let mut st = self.state.borrow_mut();
+    let arm = st.jobs.arm();
+    if let Some(timer) = &st.timer {
+      match arm {
+        Arm::Keep => {}
+        Arm::Stop => timer.stop(),
+        Arm::Start(due) => timer.start(millis_until(due)),
       }
     }
   }
@@ -326,16 +318,16 @@ impl Direct {
     }
   }
 
-  fn finish(&self, done: Vec<Completion>, in_js_call: bool) {
-    let closing = {
+  fn finish(&self, settled: Settled, in_js_call: bool) {
+    for _ in 0..settled.jobs {
+      self.engine.direct_finished();
+    }
+    let done = settled.completions;
+    let idle = {
       let st = self.state.borrow();
-      if let Some(timer) = &st.timer {
-        timer.stop();
-      }
-      st.closing
+      st.closing && st.jobs.is_empty()
     };
-    self.engine.direct_finished();
-    if closing {
+    if idle {
       self.shut();
     }
     if in_js_call {
@@ -362,26 +354,26 @@ impl Direct {
     self.progress(false);
   }
 
-  /// The job did not settle within commandTimeoutMs: its connection is given up (a reply may
-  /// still come, and could no longer be matched), the job fails with `E_TIMEOUT`. A reply that
-  /// is already in the socket wins: timers run before the loop polls for I/O, so on a busy
-  /// machine the timer can be seen first although the reply came in time.
+  /// The oldest job did not settle within commandTimeoutMs: its connection is given up (a
+  /// reply may still come, and could no longer be matched), it and the jobs behind it on the
+  /// socket fail with `E_TIMEOUT`. A reply that is already in the socket wins: timers run
+  /// before the loop polls for I/O, so on a busy machine the timer can be seen first although
+  /// the reply came in time.
   fn on_timeout(&self) {
     let timed = {
       let st = self.state.borrow();
+      let Some((id, due)) = st.jobs.oldest() else {
+        return;
+      };
       // The loop's clock is the one of the start of its turn, so a timer armed late in a long
       // turn fires early: what counts is the real deadline.
-      if let (Some(due), Some(timer)) = (st.due, &st.timer) {
-        let left = due.saturating_duration_since(Instant::now());
-        if st.job.is_some() && !left.is_zero() {
-          timer.start(left.as_millis() as u64 + 1);
-          return;
+      if due > Instant::now() {
+        if let Some(timer) = &st.timer {
+          timer.start(millis_until(due));
         }
+        return;
       }
-      st.job.as_ref().map(|_| st.started)
-    };
-    let Some(timed) = timed else {
-      return;
+      id
     };
     self.link.with(|c| {
       if let Some(c) = c {
@@ -389,10 +381,7 @@ impl Direct {
       }
     });
     self.progress(false);
-    let still = {
-      let st = self.state.borrow();
-      st.job.is_some() && st.started == timed
-    };
+    let still = self.state.borrow().jobs.oldest().map(|(id, _)| id) == Some(timed);
     if !still {
       return;
     }
@@ -417,4 +406,9 @@ impl Direct {
     drop((watch, timer));
     self.link.with(|c| c.take());
   }
+}
+
+/// Whole milliseconds until `due`, and one more: a timer must not fire before it.
+fn millis_until(due: Instant) -> u64 {
+  due.saturating_duration_since(Instant::now()).as_millis() as u64 + 1
 }
