@@ -110,7 +110,10 @@ export interface EngineOptions {
   tlsCa?: string
   /** Microseconds the I/O thread keeps polling after a batch before it sleeps. */
   ioPollUs: number
-  /** Sequential requests use a connection of the JS thread's own (standalone `redis://` only). */
+  /**
+   * Sequential requests, and a few in flight at a time, use a connection of the JS thread's own
+   * (standalone `redis://` only).
+   */
   directSocket: boolean
 }
 

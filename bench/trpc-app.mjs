@@ -5,13 +5,14 @@
 //   ioredis             the usual hand-written middleware: JSON key, GET + superjson.parse, run + SET
 //   ceiling (no cache)  not a peer: answers from prebuilt values, i.e. a cache that cost nothing
 // Diagnostic variants (`extra`): 'ferrocache (ioPollUs 0)' (the I/O thread never polls after a
-// batch), 'ceiling (async answer)' (the ceiling behind a setImmediate: what answering
+// batch), 'ferrocache (directSocket off)' (every read through the I/O thread), 'ceiling (async answer)' (the ceiling behind a setImmediate: what answering
 // asynchronously, as a network cache does, changes on this HTTP stack by itself), and
 // 'ferrocache (l1 + async answer)' (the l1 variant's answer handed on after a setImmediate).
 export const INPUTS = 100
 export const CEILING = 'ceiling (no cache)'
 export const L1_VARIANT = 'ferrocache (l1)'
 export const NO_POLL_VARIANT = 'ferrocache (ioPollUs 0)'
+export const IO_THREAD_VARIANT = 'ferrocache (directSocket off)'
 export const ASYNC_CEILING = 'ceiling (async answer)'
 export const ASYNC_L1 = 'ferrocache (l1 + async answer)'
 
@@ -48,6 +49,8 @@ export async function makeRouters(url, extra = []) {
   }
   if (extra.includes(NO_POLL_VARIANT))
     caches[NO_POLL_VARIANT] = new Cache({ url, prefix: `bench-trpc-np:${tag}:`, ioPollUs: 0 })
+  if (extra.includes(IO_THREAD_VARIANT))
+    caches[IO_THREAD_VARIANT] = new Cache({ url, prefix: `bench-trpc-io:${tag}:`, directSocket: false })
   const redis = new Redis(url, { maxRetriesPerRequest: 1 })
   const t = initTRPC.create({ transformer: superjson })
   // Answering without next() needs the same `{ ok, data, marker }` shape cacheMiddleware uses.

@@ -47,7 +47,8 @@ pub struct EngineOptions {
   pub tls_ca: Option<String>,
   /// Microseconds the I/O thread keeps polling after a batch before it sleeps.
   pub io_poll_us: u32,
-  /// Sequential requests use a connection of the JS thread's own (standalone `redis://` only).
+  /// Sequential requests, and a few in flight at a time, use a connection of the JS thread's own
+  /// (standalone `redis://` only).
   pub direct_socket: bool,
 }
 
@@ -152,7 +153,7 @@ impl NativeEngine {
       .build_callback(move |_| {
         Ok(
           queue
-            .take(DRAIN_CHUNK as usize)
+            .take_waking(DRAIN_CHUNK as usize)
             .map(|(c, more)| boundary::chunk::Chunk::new(c, more)),
         )
       })

@@ -180,6 +180,11 @@ impl Engine {
     }
   }
 
+  /// Batches running on the I/O thread.
+  pub fn inflight(&self) -> usize {
+    self.inflight.load(Ordering::Acquire)
+  }
+
   /// The deadline every batch settles within (`None` in memory mode).
   pub fn deadline(&self) -> Option<Duration> {
     self.deadline

@@ -52,10 +52,12 @@ export interface CacheOptions {
    */
   ioPollUs?: number
   /**
-   * Sequential requests (nothing else in flight) use a connection of the JS thread's own: the
-   * request is written to the socket and its reply read by the event loop, with no hop to the
-   * I/O thread and back (default `true`; plain `redis://` to one node only; TLS, Unix sockets and
-   * clusters always use the I/O thread). `false` sends everything through the I/O thread.
+   * Sequential requests, and up to 8 in flight from callers that come a few at a time (a web
+   * server's requests), use a connection of the JS thread's own, pipelined: the request is
+   * written to the socket and its reply read by the event loop, with no hop to the I/O thread and
+   * back (default `true`; plain `redis://` to one node only; TLS, Unix sockets and clusters always
+   * use the I/O thread, and so does the overflow of many concurrent calls). `false` sends
+   * everything through the I/O thread.
    */
   directSocket?: boolean
   /**

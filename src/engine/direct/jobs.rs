@@ -10,13 +10,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-/// Requests in flight on the direct connection at most, unless it is idle (then it takes any
-/// one batch). Callers whose requests come a few at a time (an HTTP server's requests, each
-/// awaiting one read) stay on the JS thread, pipelined on the one socket, which costs far less
-/// CPU than a hop to the I/O thread and back per request; once more are in flight (many callers
-/// at once) the I/O thread takes the rest, and its parallelism wins there. Measured
-/// (docs/architecture.md, "The direct path"): 8 keeps the c=64 throughput of the I/O thread
-/// and moves most of an HTTP server's reads off it.
+/// Requests in flight on the direct connection at most, unless nothing at all is in flight (then
+/// it takes any one batch: the sequential caller). Callers whose requests come a few at a time
+/// (an HTTP server's requests, each awaiting one read) stay on the JS thread, pipelined on the
+/// one socket, which costs far less CPU than a hop to the I/O thread and back per request; once
+/// more are in flight (many callers at once) the I/O thread takes the rest, and its parallelism
+/// wins there. Measured (docs/architecture.md, "The direct path"): 8 keeps the c=64 throughput
+/// of the I/O thread and moves most of an HTTP server's reads off it.
+///
+/// A large batch runs here only when nothing else is in flight: beside concurrent work the I/O
+/// thread serves it better (it splits a tick's `getMany` calls into batches that settle one by
+/// one, and reads their replies as the bytes come, where this connection is read once per turn
+/// of a busy event loop).
 pub const MAX_DIRECT_REQUESTS: usize = 8;
 
 /// A batch's executor future (`engine::executor::execute`, panics already caught).
@@ -63,9 +68,9 @@ impl Jobs {
     self.queue.is_empty()
   }
 
-  /// A batch of `requests` may join the jobs in flight.
-  pub fn has_room(&self, requests: usize) -> bool {
-    self.queue.is_empty() || self.requests + requests <= MAX_DIRECT_REQUESTS
+  /// A batch of `requests` may run here; `alone`: nothing is in flight on the I/O thread.
+  pub fn has_room(&self, requests: usize, alone: bool) -> bool {
+    (alone && self.queue.is_empty()) || self.requests + requests <= MAX_DIRECT_REQUESTS
   }
 
   pub fn push(&mut self, run: Run, groups: Vec<Group>, requests: usize, due: Option<Instant>) {
@@ -145,18 +150,27 @@ mod tests {
   }
 
   #[test]
-  fn an_idle_connection_takes_any_batch_a_busy_one_only_up_to_the_limit() {
+  fn with_nothing_in_flight_any_batch_runs_here_otherwise_only_up_to_the_limit() {
     let mut jobs = Jobs::default();
-    assert!(jobs.has_room(1000));
+    assert!(jobs.has_room(1000, true));
     let gate = Rc::new(Cell::new(false));
     jobs.push(job(&gate, 1), Vec::new(), MAX_DIRECT_REQUESTS - 1, None);
-    assert!(jobs.has_room(1));
-    assert!(!jobs.has_room(2));
+    assert!(jobs.has_room(1, true) && jobs.has_room(1, false));
+    assert!(!jobs.has_room(2, true));
     jobs.push(job(&gate, 2), Vec::new(), 1, None);
-    assert!(!jobs.has_room(1));
+    assert!(!jobs.has_room(1, true));
     gate.set(true);
     assert_eq!(jobs.poll().jobs, 2);
-    assert!(jobs.is_empty() && jobs.has_room(MAX_DIRECT_REQUESTS));
+    assert!(jobs.is_empty() && jobs.has_room(MAX_DIRECT_REQUESTS, false));
+  }
+
+  #[test]
+  fn a_large_batch_waits_for_the_io_thread_to_be_idle() {
+    let jobs = Jobs::default();
+    // Eight getMany calls of one tick, while the I/O thread has work in flight: not here.
+    assert!(!jobs.has_room(800, false));
+    assert!(!jobs.has_room(MAX_DIRECT_REQUESTS + 1, false));
+    assert!(jobs.has_room(800, true));
   }
 
   #[test]
@@ -170,7 +184,7 @@ mod tests {
     let settled = jobs.poll();
     assert_eq!(settled.jobs, 1);
     assert_eq!(settled.completions[0].id, 2);
-    assert!(jobs.has_room(4) && !jobs.has_room(5));
+    assert!(jobs.has_room(4, false) && !jobs.has_room(5, true));
     slow.set(true);
     assert_eq!(jobs.poll().completions[0].id, 1);
     assert!(jobs.is_empty());

@@ -5,11 +5,12 @@
 //! which reach JS in the same chunk format, through the same queue. The I/O thread is not woken
 //! at all: no thread hop on the way out, none on the way back.
 //!
-//! A batch takes this path while the connection has room (`jobs::MAX_DIRECT_REQUESTS`); the jobs
-//! here are pipelined on the one socket, in order, and a tick is still one batch on one
-//! connection, so the orderings of docs/architecture.md hold as on the I/O thread. Everything
-//! else (the overflow of many callers at once, a cluster, TLS, memory mode) keeps to the I/O
-//! thread, whose parallelism wins there. The connection is opened on the I/O thread
+//! A batch takes this path while the connection has room (`jobs::MAX_DIRECT_REQUESTS`: a few
+//! requests, or any batch when nothing else is in flight); the jobs here are pipelined on the
+//! one socket, in order, and a tick is still one batch on one connection, so the orderings of
+//! docs/architecture.md hold as on the I/O thread. Everything else (the overflow of many
+//! callers at once, a cluster, TLS, memory mode) keeps to the I/O thread, whose parallelism
+//! wins there. The connection is opened on the I/O thread
 //! (`handshake`) and handed over; while it is not there (still opening, broken, backing off)
 //! batches simply go the usual way, so the direct path can only ever make a request faster,
 //! never fail it on its own.
@@ -153,7 +154,8 @@ impl Direct {
   fn ready(&self, requests: usize) -> bool {
     {
       let st = self.state.borrow();
-      if !st.jobs.has_room(requests) || st.closing || st.disabled {
+      let alone = self.engine.inflight() == 0;
+      if !st.jobs.has_room(requests, alone) || st.closing || st.disabled {
         return false;
       }
     }
