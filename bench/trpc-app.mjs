@@ -5,8 +5,9 @@
 //   ioredis             the usual hand-written middleware: JSON key, GET + superjson.parse, run + SET
 //   ceiling (no cache)  not a peer: answers from prebuilt values, i.e. a cache that cost nothing
 // Diagnostic variants (`extra`): 'ferrocache (ioPollUs 0)' (the I/O thread never polls after a
-// batch), 'ferrocache (directSocket off)' (every read through the I/O thread), 'ceiling (async answer)' (the ceiling behind a setImmediate: what answering
-// asynchronously, as a network cache does, changes on this HTTP stack by itself), and
+// batch), 'ferrocache (directSocket off)' (every read through the I/O thread), 'ceiling (async
+// answer)' (the ceiling behind a setImmediate: what answering asynchronously, as a network cache
+// does, changes on this HTTP stack by itself), and
 // 'ferrocache (l1 + async answer)' (the l1 variant's answer handed on after a setImmediate).
 export const INPUTS = 100
 export const CEILING = 'ceiling (no cache)'

@@ -10,10 +10,9 @@
 //! one socket, in order, and a tick is still one batch on one connection, so the orderings of
 //! docs/architecture.md hold as on the I/O thread. Everything else (the overflow of many
 //! callers at once, a cluster, TLS, memory mode) keeps to the I/O thread, whose parallelism
-//! wins there. The connection is opened on the I/O thread
-//! (`handshake`) and handed over; while it is not there (still opening, broken, backing off)
-//! batches simply go the usual way, so the direct path can only ever make a request faster,
-//! never fail it on its own.
+//! wins there. The connection is opened on the I/O thread (`handshake`) and handed over; while
+//! it is not there (still opening, broken, backing off) batches simply go the usual way, so the
+//! direct path can only ever make a request faster, never fail it on its own.
 
 pub mod jobs;
 
