@@ -8,10 +8,11 @@
 //! nobody asked for, breaks the connection rather than being guessed at.
 //!
 //! Layer: `store` (imports `error` and the rest of `store` only). `handshake` opens the socket
-//! on the I/O thread, `reply_scan` finds where a reply ends.
+//! on the I/O thread, `reply_scan` finds where a reply ends and `reply_value` reads it.
 
 pub mod handshake;
 pub mod reply_scan;
+mod reply_value;
 
 use crate::error::{CacheError, ErrorKind, Result};
 use crate::store::command::Routed;
@@ -20,6 +21,7 @@ use crate::store::node_send::{send_to_node, Pipelines};
 use crate::store::Sink;
 use redis::{Pipeline, Value};
 use reply_scan::reply_len;
+use reply_value::parse_reply;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -190,7 +192,7 @@ impl DirectConn {
       let Some(front) = self.waiting.front().cloned() else {
         return self.break_with(connection_lost("a reply nobody asked for"));
       };
-      match redis::parse_redis_value(reply) {
+      match parse_reply(reply) {
         Ok(value) => front.got.borrow_mut().push(value),
         Err(e) => return self.break_with(connection_lost(&e.to_string())),
       }

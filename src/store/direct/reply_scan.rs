@@ -1,6 +1,7 @@
 //! Where one RESP2 reply ends in a buffer that may hold less than a whole reply. The direct
-//! connection reads whatever the socket has, and only a complete reply is handed to redis-rs's
-//! parser (`parse_redis_value`), which has no notion of "not yet".
+//! connection reads whatever the socket has, and only a complete reply is read into a value
+//! (`reply_value`, falling back to redis-rs's `parse_redis_value`, which has no notion of "not
+//! yet").
 //!
 //! Only RESP2 is accepted (the handshake never asks for RESP3): simple strings, errors,
 //! integers, bulk strings and arrays. Anything else, or a length no server sends, is a protocol
