@@ -186,6 +186,23 @@ describe('structured codec: special values use V8 and round-trip exactly', () =>
     expect(structured.encode({ z: 0 }).codec).toBe(CodecId.JSON)
   })
 
+  it('every number JSON would change, found after JSON-safe values, in arrays and objects', () => {
+    // The JSON-safety walk tests each value's type in turn: a bad number after strings, booleans,
+    // nulls and good numbers must still take the V8 path, at any depth.
+    for (const bad of [NaN, Infinity, -Infinity, -0]) {
+      for (const value of [
+        ['a', true, null, 1.5, bad],
+        { s: 'a', b: false, n: null, x: 2, bad },
+        { deep: [{ list: ['a', 1, { last: bad }] }] },
+      ]) {
+        const { decoded, encoded } = roundTrip(structured, value)
+        expect(encoded.codec).toBe(CodecId.V8)
+        expect(decoded).toEqual(value)
+      }
+    }
+    expect(structured.encode(['a', true, null, 1.5, { x: [0, 'b'] }]).codec).toBe(CodecId.JSON)
+  })
+
   it('a Buffer comes back as a Buffer, a Uint8Array as a Uint8Array', () => {
     const value = { buf: Buffer.from('héllo'), u8: new Uint8Array([1, 2, 255]) }
     const { decoded, encoded } = roundTrip(structured, value)
