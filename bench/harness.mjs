@@ -1,4 +1,5 @@
 // Measurement primitives: timed closed-loop runs, latency recording, server-side wire bytes.
+import { readFileSync } from 'node:fs'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 
@@ -96,6 +97,29 @@ export class WireMeter {
   async stop() {
     return Math.max(0, (await this.read()) - this._start - this.overhead)
   }
+}
+
+/**
+ * The host's CPU counters (Linux /proc/stat, all cores, in clock ticks): `total` and `steal`, the
+ * time the hypervisor ran something else while a vCPU wanted to run. null where /proc is missing.
+ */
+export function hostCpu() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1, 9).map(Number)
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 }
+  } catch {
+    return null
+  }
+}
+
+/** The share of `a`→`b` the host stole (0..1), NaN when unknown. */
+export const stealBetween = (a, b) =>
+  a && b && b.total > a.total ? (b.steal - a.steal) / (b.total - a.total) : NaN
+
+/** { median, max } of the rounds' host steal shares, or null when none was measured. */
+export function stealSummary(rounds) {
+  const xs = rounds.map((r) => r.steal).filter(Number.isFinite)
+  return xs.length ? { median: median(xs), max: Math.max(...xs) } : null
 }
 
 export const median = (xs) => {

@@ -51,8 +51,13 @@ export function summaryLine(block) {
   if (!subject || subject.status !== 'ok') {
     return `${label}: ferrocache ${subject ? subject.status + ': ' + subject.reason : 'not run'} (best peer: ${best.name}, ${int(best.opsPerSec)} ops/s)`
   }
-  return `${label}: ferrocache/best-peer = ${times(block.ratio)} (best peer: ${best.name})`
+  return `${label}: ferrocache/best-peer = ${times(block.ratio)} (best peer: ${best.name})${paired(block)}${stolen(block)}`
 }
+
+const pct = (x) => `${Math.round(x * 100)}%`
+const paired = (b) => (Number.isFinite(b.pairedRatio) ? ` · per-round pairs ${times(b.pairedRatio)}` : '')
+/** The host's steal time over the case's rounds: what a ratio from a busy host is worth. */
+const stolen = (b) => (b.steal ? ` · host steal ${pct(b.steal.median)} (max ${pct(b.steal.max)})` : '')
 
 export function markdownTable(blocks) {
   const lines = [
@@ -179,6 +184,11 @@ function extraSections({ blocks, memory }, chartDir) {
   return out
 }
 
+const STEAL_NOTE =
+  'Per-round pairs = median over rounds of the ratio within one round. Host steal = the share of the ' +
+  "host's CPU time a hypervisor gave to others during the timed slices (/proc/stat), median over the " +
+  "case's rounds: a ratio measured while it is high says more about the host than about the clients. "
+
 export function renderMarkdown({ blocks, machine, options, versions, date, memory }) {
   const pk = Object.entries(versions)
     .filter(([, v]) => v)
@@ -195,6 +205,7 @@ export function renderMarkdown({ blocks, machine, options, versions, date, memor
     'All clients hit the same Valkey in the same run, alternating in rounds. Only the ratios within one run mean ' +
       'anything: the machine is shared and noisy. bytes/op is measured on the server (INFO stats, input + output). ' +
       'ratio = ferrocache ops/s ÷ best peer ops/s. For getMany/setMany one op is one call of 100 keys. ' +
+      STEAL_NOTE +
       'getorset-hit compares ferrocache with itself on the same hits: ratio = median over rounds of ' +
       'getOrSet ops/s ÷ get ops/s measured back to back in that round. ' +
       'stampede: loader calls (counted in Valkey) and wall time from the shared start until the last of ' +
@@ -231,8 +242,8 @@ export function readmeSection(report) {
   const { machine, options, versions, date, blocks } = report
   const v = (n) => (versions[n] ? ` ${versions[n]}` : '')
   const rows = [
-    '| case | concurrency | ferrocache ops/s | best peer | best peer ops/s | ratio | p50 µs (ferrocache · peer) |',
-    '| --- | ---: | ---: | --- | ---: | ---: | --- |',
+    '| case | concurrency | ferrocache ops/s | best peer | best peer ops/s | ratio | per-round pairs | p50 µs (ferrocache · peer) | host steal |',
+    '| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |',
   ]
   for (const b of blocks) {
     if (b.type || !b.bestPeer) continue
@@ -240,7 +251,7 @@ export function readmeSection(report) {
     const peer = b.clients.find((c) => c.name === b.bestPeer.name)
     rows.push(
       `| ${b.case} | ${b.concurrency} | ${int(fc?.opsPerSec)} | ${b.bestPeer.name} | ${int(b.bestPeer.opsPerSec)} | ` +
-        `${times(b.ratio)} | ${us(fc?.p50)} · ${us(peer?.p50)} |`,
+        `${times(b.ratio)} | ${times(b.pairedRatio)} | ${us(fc?.p50)} · ${us(peer?.p50)} | ${b.steal ? pct(b.steal.median) : '–'} |`,
     )
   }
   const goh = blocks.filter((b) => b.type === 'getorset-hit')
@@ -251,6 +262,7 @@ export function readmeSection(report) {
       `${machine.cpu} × ${machine.cores}, Node ${machine.node}, ${machine.server} ${machine.valkey} on the same host; ` +
       `ioredis${v('ioredis')}, node-redis${v('redis')}, valkey-glide${v('@valkey/valkey-glide')}, bentocache${v('bentocache')}. ` +
       'All clients hit one Valkey in one run, alternating in rounds; medians over rounds; ratio = ferrocache ÷ best peer. ' +
+      STEAL_NOTE +
       'Full table: `bench/results/latest.md`.',
     '',
     ...rows,

@@ -6,7 +6,17 @@ import { parseArgs } from 'node:util'
 import { CASES } from './cases.mjs'
 import { measureMemory } from './memory.mjs'
 import { makeClients } from './clients/index.mjs'
-import { LatencyRecorder, WireMeter, collectGarbage, median, parseInfo, runFor } from './harness.mjs'
+import {
+  LatencyRecorder,
+  WireMeter,
+  collectGarbage,
+  hostCpu,
+  median,
+  parseInfo,
+  runFor,
+  stealBetween,
+  stealSummary,
+} from './harness.mjs'
 import {
   describeError,
   machineInfo,
@@ -141,14 +151,16 @@ async function main() {
     collectGarbage()
     recorder.reset()
     await meter.start()
+    const cpu0 = hostCpu()
     const { ops, seconds } = await withTimeout(
       runFor(op, { concurrency, ms: sliceMs, recorder }),
       guard,
       'run',
     )
+    const steal = stealBetween(cpu0, hostCpu())
     const bytes = await meter.stop()
     const { p50, p99 } = recorder.percentiles()
-    return { ops, seconds, opsPerSec: ops / seconds, p50, p99, bytesPerOp: bytes / ops }
+    return { ops, seconds, opsPerSec: ops / seconds, p50, p99, bytesPerOp: bytes / ops, steal }
   }
   const blocks = []
   for (const kase of cases) {
@@ -213,6 +225,12 @@ async function main() {
       const subject = block.clients.find((c) => c.kind === 'subject' && c.status === 'ok')
       block.bestPeer = best ? { name: best.name, opsPerSec: best.opsPerSec } : null
       block.ratio = best && subject ? subject.opsPerSec / best.opsPerSec : null
+      // Rounds rotate the clients, so round r of ferrocache and of the best peer ran minutes apart
+      // at most: the median of their per-round ratios is less exposed to a host that slows down
+      // for a while than the ratio of medians.
+      block.pairedRatio =
+        best && subject ? median(subject.rounds.map((x, r) => x.opsPerSec / best.rounds[r]?.opsPerSec)) : null
+      block.steal = stealSummary(rows.flatMap((x) => x.rounds ?? []))
       blocks.push(block)
       log(`  => ${summaryLine(block)}`)
     }

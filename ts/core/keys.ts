@@ -1,15 +1,17 @@
 /** Checks of user-given strings that become keys (keys, prefixes, namespaces, tags, globs). */
 import { InvalidKeyError, InvalidOptionError } from './errors'
 
-/**
- * A lone UTF-16 surrogate (with the `u` flag, a proper pair is one code point and does not
- * match). Such strings cannot be encoded to UTF-8: every lone surrogate becomes U+FFFD, so
- * `'x\uD800'` and `'x\uDBFF'` would name the same stored key. They are rejected, never merged.
- */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u
+/** `String.prototype.isWellFormed` (ES2024, in every Node this package supports; lib is ES2022). */
+type WellFormedCheck = { isWellFormed(): boolean }
 
+/**
+ * False when `s` holds a lone UTF-16 surrogate. Such strings cannot be encoded to UTF-8: every
+ * lone surrogate becomes U+FFFD, so `'x\uD800'` and `'x\uDBFF'` would name the same stored key.
+ * They are rejected, never merged. The built-in check, not a regular expression: it runs for every
+ * key of every call, and answers a one-byte string (any ASCII key) without scanning it.
+ */
 export function wellFormed(s: string): boolean {
-  return !LONE_SURROGATE.test(s)
+  return (s as unknown as WellFormedCheck).isWellFormed()
 }
 
 /** The reason a key is unusable, or undefined when it is fine. */
