@@ -19,7 +19,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
-import { collectGarbage, median, runFor } from './harness.mjs'
+import { collectGarbage, hostCpu, median, runFor, stealBetween } from './harness.mjs'
 import { CEILING, INPUTS, L1_VARIANT, makeRouters } from './trpc-app.mjs'
 
 const { values: args } = parseArgs({
@@ -31,8 +31,16 @@ const { values: args } = parseArgs({
     extra: { type: 'string', default: '' },
     variants: { type: 'string' }, // only these variants (comma-separated names), e.g. for a profile
     prof: { type: 'string' }, // a folder: the tRPC server writes a --cpu-prof profile there
+    help: { type: 'boolean', short: 'h', default: false },
   },
 })
+if (args.help) {
+  console.log(
+    'usage: node bench/trpc.mjs [--rounds N] [--slice MS] [--only http,caller,ratelimit] [--extra NAME,...] ' +
+      '[--variants NAME,...] [--prof DIR]',
+  )
+  process.exit(0)
+}
 const extra = args.extra ? args.extra.split(',') : []
 const chosen = (name) => !args.variants || args.variants.split(',').includes(name)
 const CLIENTS = 32
@@ -170,9 +178,12 @@ async function benchHttp(url, rounds, slice) {
     })
   const cpu = Object.fromEntries(variants.map((v) => [v.name, []]))
   const threads = Object.fromEntries(variants.map((v) => [v.name, []]))
+  const steal = []
   const result = await alternate(variants, rounds, slice, CLIENTS, async (v, run) => {
     const before = await serverCpu()
+    const host = hostCpu()
     const { ops, seconds } = await run()
+    steal.push(stealBetween(host, hostCpu()))
     const after = await serverCpu()
     cpu[v.name].push((after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / ops)
     threads[v.name].push(
@@ -183,7 +194,7 @@ async function benchHttp(url, rounds, slice) {
     return { ops, seconds }
   })
   child.disconnect()
-  return { rates: result, cpu, threads }
+  return { rates: result, cpu, threads, steal }
 }
 
 // ---------- (b) in process: createCaller ----------
@@ -337,8 +348,14 @@ if (args.serve) {
   console.log(`Valkey ${url}; ${rounds} rounds × ${slice} ms per variant; node ${process.version}`)
   try {
     if (only.has('http')) {
-      const { rates, cpu, threads } = await benchHttp(url, rounds, slice)
+      const { rates, cpu, threads, steal } = await benchHttp(url, rounds, slice)
       print(`(a) cached tRPC query over HTTP, ${CLIENTS} concurrent clients`, 'req/s', rates)
+      const stolen = steal.filter(Number.isFinite)
+      if (stolen.length)
+        console.log(
+          `  host steal time during the slices: median ${Math.round(median(stolen) * 100)}%, ` +
+            `max ${Math.round(Math.max(...stolen) * 100)}% (high = the ratios say more about the host)`,
+        )
       console.log('  server CPU (all its threads):')
       printCpu(rates, cpu)
       console.log(
