@@ -225,9 +225,9 @@ async function main() {
       const subject = block.clients.find((c) => c.kind === 'subject' && c.status === 'ok')
       block.bestPeer = best ? { name: best.name, opsPerSec: best.opsPerSec } : null
       block.ratio = best && subject ? subject.opsPerSec / best.opsPerSec : null
-      // Rounds rotate the clients, so round r of ferrocache and of the best peer ran minutes apart
-      // at most: the median of their per-round ratios is less exposed to a host that slows down
-      // for a while than the ratio of medians.
+      // Round r of ferrocache and of the best peer ran seconds apart (rounds rotate the clients):
+      // the median of their per-round ratios is less exposed to a host that slows down for a
+      // while than the ratio of medians.
       block.pairedRatio =
         best && subject ? median(subject.rounds.map((x, r) => x.opsPerSec / best.rounds[r]?.opsPerSec)) : null
       block.steal = stealSummary(rows.flatMap((x) => x.rounds ?? []))
