@@ -116,9 +116,9 @@ export function hostCpu() {
 export const stealBetween = (a, b) =>
   a && b && b.total > a.total ? (b.steal - a.steal) / (b.total - a.total) : NaN
 
-/** { median, max } of the rounds' host steal shares, or null when none was measured. */
-export function stealSummary(rounds) {
-  const xs = rounds.map((r) => r.steal).filter(Number.isFinite)
+/** { median, max } of host steal shares (one per timed slice), or null when none was measured. */
+export function stealSummary(shares) {
+  const xs = shares.filter(Number.isFinite)
   return xs.length ? { median: median(xs), max: Math.max(...xs) } : null
 }
 

@@ -230,7 +230,7 @@ async function main() {
       // while than the ratio of medians.
       block.pairedRatio =
         best && subject ? median(subject.rounds.map((x, r) => x.opsPerSec / best.rounds[r]?.opsPerSec)) : null
-      block.steal = stealSummary(rows.flatMap((x) => x.rounds ?? []))
+      block.steal = stealSummary(rows.flatMap((x) => (x.rounds ?? []).map((m) => m.steal)))
       blocks.push(block)
       log(`  => ${summaryLine(block)}`)
     }

@@ -19,7 +19,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
-import { collectGarbage, hostCpu, median, runFor, stealBetween } from './harness.mjs'
+import { collectGarbage, hostCpu, median, runFor, stealBetween, stealSummary } from './harness.mjs'
 import { CEILING, INPUTS, L1_VARIANT, makeRouters } from './trpc-app.mjs'
 
 const { values: args } = parseArgs({
@@ -350,11 +350,11 @@ if (args.serve) {
     if (only.has('http')) {
       const { rates, cpu, threads, steal } = await benchHttp(url, rounds, slice)
       print(`(a) cached tRPC query over HTTP, ${CLIENTS} concurrent clients`, 'req/s', rates)
-      const stolen = steal.filter(Number.isFinite)
-      if (stolen.length)
+      const stolen = stealSummary(steal)
+      if (stolen)
         console.log(
-          `  host steal time during the slices: median ${Math.round(median(stolen) * 100)}%, ` +
-            `max ${Math.round(Math.max(...stolen) * 100)}% (high = the ratios say more about the host)`,
+          `  host steal time during the slices: median ${Math.round(stolen.median * 100)}%, ` +
+            `max ${Math.round(stolen.max * 100)}% (high = the ratios say more about the host)`,
         )
       console.log('  server CPU (all its threads):')
       printCpu(rates, cpu)
